@@ -1,0 +1,161 @@
+/**
+ * Ports: what the domain needs from the outside world. Plain interfaces speaking domain types;
+ * src/adapters implements them on the Azure SDKs, test/support implements small in-memory doubles.
+ */
+
+// ---- Factory (Azure Data Factory) ------------------------------------------------------
+
+/** A fully resolved pipeline target. */
+export interface PipelineTarget {
+  subscriptionId: string;
+  resourceGroup: string;
+  factory: string;
+  pipeline: string;
+  /** Tenant of the factory when it is not the app's own. */
+  tenantId?: string;
+}
+
+/** A factory without the pipeline; `factoryKey()` of it names a feed. */
+export type FactoryTarget = Omit<PipelineTarget, 'pipeline'>;
+
+export type AdfRunStatus = 'Queued' | 'InProgress' | 'Canceling' | 'Succeeded' | 'Failed' | 'Cancelled';
+export const TERMINAL_ADF_STATUSES: readonly AdfRunStatus[] = ['Succeeded', 'Failed', 'Cancelled'];
+export const isTerminalAdf = (s: string): boolean => (TERMINAL_ADF_STATUSES as readonly string[]).includes(s);
+
+/** One pipeline run as ADF reports it. */
+export interface RunUpdate {
+  runId: string;
+  pipeline: string;
+  status: AdfRunStatus;
+  /** Parameters as ADF echoes them: string values. */
+  parameters: Record<string, string>;
+  runStart?: string;
+  runEnd?: string;
+  lastUpdated: string;
+  message?: string;
+}
+
+export interface ActivityError {
+  activity: string;
+  code: string;
+  message: string;
+}
+
+export interface StartOptions {
+  /** ADF recovery rerun of a previous run. */
+  recovery?: { referencePipelineRunId: string; startFromFailure: boolean };
+}
+
+/**
+ * Azure Data Factory. Errors: NotFound (pipeline/run missing), Rejected (ADF said 400),
+ * Throttled (429, nothing happened), Unavailable (5xx/network: a write's outcome is unknown).
+ */
+export interface Factory {
+  /** createRun. Never retried blindly: an Unavailable here must be reconciled, not repeated. */
+  start(target: PipelineTarget, parameters: Record<string, unknown>, options?: StartOptions): Promise<{ runId: string }>;
+  /** pipelineRuns.get */
+  getRun(factory: FactoryTarget, runId: string): Promise<RunUpdate>;
+  /** pipelineRuns.cancel(isRecursive). Cancelling a finished run is not an error. */
+  cancel(factory: FactoryTarget, runId: string): Promise<void>;
+  /** queryByFactory over [after, before), following every continuation token: the change feed. */
+  changedRuns(factory: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate>;
+  /** The failing activities of a run (queryActivityruns, every page). */
+  activityErrors(factory: FactoryTarget, runId: string, runStart: Date, runEnd: Date): Promise<ActivityError[]>;
+  /** pipelines.get: does the pipeline exist? */
+  pipelineExists(target: PipelineTarget): Promise<boolean>;
+}
+
+// ---- Tables (Table Storage) ------------------------------------------------------------
+
+export type EntityValue = string | number | boolean;
+/** Entity properties, without keys. Numbers must be safe 32-bit integers or doubles. */
+export type Props = Record<string, EntityValue>;
+
+export interface Row<P extends Props = Props> {
+  partitionKey: string;
+  rowKey: string;
+  etag: string;
+  props: P;
+}
+
+/** Transaction operations. No delete: the SDK sends transactional deletes unconditionally. */
+export type TxOp =
+  | { kind: 'insert'; rowKey: string; props: Props }
+  | { kind: 'update'; rowKey: string; props: Props; etag: string };
+
+export interface RangeQuery {
+  /** inclusive lower bound of RowKey */
+  from?: string;
+  /** exclusive upper bound of RowKey */
+  to?: string;
+  limit?: number;
+}
+
+/**
+ * One table of Table Storage. Every state transition is conditional:
+ * `insert` fails with Conflict on a duplicate key, `update`/`delete` with Conflict on a stale ETag.
+ * `delete`/`update` of a missing row raise NotFound.
+ */
+export interface Table {
+  readonly name: string;
+  get(partitionKey: string, rowKey: string): Promise<Row | undefined>;
+  insert(partitionKey: string, rowKey: string, props: Props): Promise<Row>;
+  /** Replaces the entity's properties, if `etag` still matches. */
+  update(partitionKey: string, rowKey: string, props: Props, etag: string): Promise<Row>;
+  delete(partitionKey: string, rowKey: string, etag: string): Promise<void>;
+  /** Rows of ONE partition, RowKey ascending. */
+  query(partitionKey: string, range?: RangeQuery): Promise<Row[]>;
+  /** Every row of the table. Only for tables that hold active work only (indexes), never history. */
+  scanAll(): Promise<Row[]>;
+  /** Up to 100 operations in one partition, all or nothing. Conflict if any condition fails. */
+  transact(partitionKey: string, ops: TxOp[]): Promise<void>;
+}
+
+export interface Tables {
+  table(name: TableName): Table;
+}
+
+export type TableName =
+  | 'Runs'
+  | 'ActiveRuns'
+  | 'Pauses'
+  | 'PauseExpiry'
+  | 'Executions'
+  | 'ActiveExecutions'
+  | 'Metadata'
+  | 'Queues'
+  | 'ActiveQueues'
+  | 'Idempotency'
+  | 'Sweep';
+
+// ---- Mail, time, logs ------------------------------------------------------------------
+
+export interface MailMessage {
+  to: string[];
+  cc?: string[];
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface Mailer {
+  /** Queues a message for delivery; resolves when the provider accepted it (not when delivered). */
+  send(message: MailMessage): Promise<{ id: string }>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Ids {
+  /** A new unique, URL-safe id. */
+  newId(): string;
+  /** `n` bytes from a CSPRNG. */
+  randomBytes(n: number): Buffer;
+}
