@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import type { InvocationContext } from '@azure/functions';
+import { DefaultAzureCredential } from '@azure/identity';
+import { AcsMailer } from './adapters/acs-mailer';
+import { ArmFactory } from './adapters/arm-factory';
+import { OutboxMailer } from './adapters/outbox-mailer';
+import { consoleLogger, contextLogger, CryptoIds, SystemClock } from './adapters/system';
+import { TableStorageTables, type StorageTarget } from './adapters/table-storage';
+import { coreSettings, loadSettings, type AppSettings } from './config';
+import type { Deps } from './core/deps';
+import type { Logger } from './core/ports';
+
+function storageTarget(s: AppSettings): StorageTarget {
+  const value = (s.CONDUCTOR_STORAGE ?? s.AzureWebJobsStorage) as string;
+  // A bare https URL means a table endpoint reached with managed identity.
+  if (/^https?:\/\//i.test(value)) return { endpoint: value, credential: new DefaultAzureCredential() };
+  return { connectionString: value };
+}
+
+/** Builds the real adapters from validated settings. */
+export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
+  const emailCa = s.EMAIL_CA_CERT ? fs.readFileSync(s.EMAIL_CA_CERT, 'utf8') : undefined;
+  const mailer =
+    s.EMAIL_CONNECTION_STRING || s.EMAIL_ENDPOINT
+      ? new AcsMailer({
+          sender: s.EMAIL_SENDER as string,
+          ...(s.EMAIL_CONNECTION_STRING ? { connectionString: s.EMAIL_CONNECTION_STRING } : { endpoint: s.EMAIL_ENDPOINT as string, credential: new DefaultAzureCredential() }),
+          ...(emailCa ? { tlsCa: emailCa } : {}),
+        })
+      : new OutboxMailer(s.EMAIL_OUTBOX_DIR);
+  return {
+    tables: new TableStorageTables(storageTarget(s), s.CONDUCTOR_TABLE_PREFIX),
+    factory: new ArmFactory({ endpoint: s.ADF_ENDPOINT, credential: s.ADF_CREDENTIAL, ...(s.ADF_CA_CERT ? { caCertFile: s.ADF_CA_CERT } : {}) }),
+    mailer,
+    clock: new SystemClock(),
+    log,
+    ids: new CryptoIds(),
+    settings: coreSettings(s),
+  };
+}
+
+let shared: Deps | undefined;
+
+/** The process-wide dependencies, built lazily on first use (importing a function never needs secrets). */
+export function appDeps(ctx?: InvocationContext): Deps {
+  shared ??= buildDeps(loadSettings());
+  return ctx ? { ...shared, log: contextLogger(ctx) } : shared;
+}

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { CoreSettings } from './core/deps';
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const nonEmpty = z.string().trim().min(1);
+const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
+
+/** Every app setting, with its default. local.settings.sample.json documents each. */
+const Settings = z
+  .object({
+    AzureWebJobsStorage: z.string().optional(),
+    CONDUCTOR_STORAGE: z.string().optional(),
+    CONDUCTOR_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,29}$/, 'letters and digits, starting with a letter, at most 30').default('conductor'),
+    ADF_ENDPOINT: z.url().default('https://management.azure.com'),
+    ADF_SUBSCRIPTION_ID: guid,
+    ADF_RESOURCE_GROUP: nonEmpty,
+    ADF_FACTORY_NAME: nonEmpty,
+    ADF_CREDENTIAL: z.enum(['default', 'emulator']).default('default'),
+    ADF_CA_CERT: z.string().optional(),
+    EMAIL_CONNECTION_STRING: z.string().optional(),
+    EMAIL_ENDPOINT: z.url().optional(),
+    EMAIL_SENDER: z.string().optional(),
+    EMAIL_CA_CERT: z.string().optional(),
+    EMAIL_OUTBOX_DIR: z.string().default('.outbox'),
+    PUBLIC_BASE_URL: z.url().optional(),
+    SWEEP_SCHEDULE: z.string().default('*/30 * * * * *'),
+    PAUSE_DEFAULT_TTL_SECONDS: int(86_400, 1, 31_536_000),
+    PAUSE_MAX_TTL_SECONDS: int(2_592_000, 1, 31_536_000),
+    RUN_STALE_SECONDS: int(300, 1, 86_400),
+    FEED_OVERLAP_SECONDS: int(120, 0, 3600),
+    RECONCILE_GRACE_SECONDS: int(30, 0, 3600),
+    ADF_STARTS_PER_SECOND: int(20, 1, 1000),
+    EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
+  })
+  .superRefine((s, ctx) => {
+    if (!s.CONDUCTOR_STORAGE && !s.AzureWebJobsStorage)
+      ctx.addIssue({ code: 'custom', path: ['CONDUCTOR_STORAGE'], message: 'set CONDUCTOR_STORAGE or AzureWebJobsStorage' });
+    if (s.PAUSE_DEFAULT_TTL_SECONDS > s.PAUSE_MAX_TTL_SECONDS)
+      ctx.addIssue({ code: 'custom', path: ['PAUSE_DEFAULT_TTL_SECONDS'], message: 'must not exceed PAUSE_MAX_TTL_SECONDS' });
+    if ((s.EMAIL_CONNECTION_STRING || s.EMAIL_ENDPOINT) && !s.EMAIL_SENDER)
+      ctx.addIssue({ code: 'custom', path: ['EMAIL_SENDER'], message: 'required when EMAIL_CONNECTION_STRING or EMAIL_ENDPOINT is set' });
+  });
+
+export type AppSettings = z.infer<typeof Settings>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`adf-conductor configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads every setting at once; a bad or missing key is listed by name (never by value). */
+export function loadSettings(env: Record<string, string | undefined> = process.env): AppSettings {
+  const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = Settings.safeParse(blanksRemoved);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
+  return parsed.data;
+}
+
+export function coreSettings(s: AppSettings): CoreSettings {
+  return {
+    defaultFactory: { subscriptionId: s.ADF_SUBSCRIPTION_ID, resourceGroup: s.ADF_RESOURCE_GROUP, factory: s.ADF_FACTORY_NAME },
+    pauseDefaultTtlSeconds: s.PAUSE_DEFAULT_TTL_SECONDS,
+    pauseMaxTtlSeconds: s.PAUSE_MAX_TTL_SECONDS,
+    publicBaseUrl: s.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+    runStaleSeconds: s.RUN_STALE_SECONDS,
+    feedOverlapSeconds: s.FEED_OVERLAP_SECONDS,
+    reconcileGraceSeconds: s.RECONCILE_GRACE_SECONDS,
+    startsPerSecondPerFactory: s.ADF_STARTS_PER_SECOND,
+    executionRetentionDays: s.EXECUTION_RETENTION_DAYS,
+  };
+}

@@ -1,0 +1,44 @@
+import type { Deps } from '../deps';
+import { observeAndSettle, type Settlers } from '../runs/observe';
+
+/** Who is told when a tracked run ends, by owner kind. */
+export const settlers: Settlers = {};
+
+export interface SweepReport {
+  active: number;
+  changed: number;
+  settled: number;
+  staleChecks: number;
+  reconciled: number;
+  errors: number;
+  ms: number;
+}
+
+/**
+ * One pass: Observe (change feed) → Settle (owners, exactly once) → Advance → Reconcile.
+ * Idempotent and safe to interrupt at any line: the next pass finishes the work.
+ */
+export async function runSweep(deps: Deps): Promise<SweepReport> {
+  const t0 = Date.now();
+  const obs = await observeAndSettle(deps, settlers);
+  for (const step of advanceSteps) {
+    try {
+      await step(deps);
+    } catch (e) {
+      obs.errors++;
+      deps.log.warn('sweep step failed; the next pass retries', { step: step.name, error: (e as Error).name, message: (e as Error).message });
+    }
+  }
+  return {
+    active: obs.active,
+    changed: obs.changed,
+    settled: obs.settled.length,
+    staleChecks: obs.staleChecks,
+    reconciled: obs.reconciled,
+    errors: obs.errors,
+    ms: Date.now() - t0,
+  };
+}
+
+/** Advance steps registered by the areas (executions, queues, pauses). */
+export const advanceSteps: Array<(deps: Deps) => Promise<void>> = [];

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { observeOne } from '../core/runs/observe';
+import { getRun, runPipeline } from '../core/runs/fire-and-forget';
+import { toRunView } from '../core/runs/model';
+import { settlers } from '../core/sweep/sweep';
+import { notFound } from '../core/errors';
+import { json, parseBody, respond } from '../http/respond';
+import { Parameters, PipelineRefShape } from '../http/schemas';
+import { baseUrl } from '../http/urls';
+import { httpFunction } from './define';
+
+const RunRequest = z.strictObject({
+  ...PipelineRefShape,
+  parameters: Parameters.optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+});
+
+export const RunPipeline = httpFunction({
+  name: 'RunPipeline',
+  route: 'runs',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const body = await parseBody(req, RunRequest);
+      const d = deps(ctx);
+      const key = body.idempotencyKey ?? req.headers.get('idempotency-key') ?? undefined;
+      const { parameters = {}, idempotencyKey: _k, ...ref } = body;
+      const run = await runPipeline(d, { ref, parameters, ...(key ? { idempotencyKey: key } : {}) });
+      const statusUrl = `${baseUrl(d, req)}/api/runs/${encodeURIComponent(run.runId ?? run.trackId)}`;
+      return json(202, { ...toRunView(run), statusUrl }, { location: statusUrl });
+    }),
+});
+
+export const GetRun = httpFunction({
+  name: 'GetRun',
+  route: 'runs/{runId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toRunView(await getRun(deps(ctx), req.params.runId ?? '')))),
+});
+
+const RunFinishedRequest = z.strictObject({ runId: z.string().min(1).max(100) });
+
+export const RunFinished = httpFunction({
+  name: 'RunFinished',
+  route: 'callbacks/run-finished',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const { runId } = await parseBody(req, RunFinishedRequest);
+      const d = deps(ctx);
+      const run = await observeOne(d, settlers, runId);
+      if (!run) throw notFound('RunNotFound', `No tracked run '${runId}'.`);
+      return json(200, toRunView(run));
+    }),
+});

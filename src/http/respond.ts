@@ -1,0 +1,72 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { ZodType } from 'zod';
+import { malformedJson, payloadTooLarge, validationFailed, type FieldProblem } from '../core/errors';
+import { problemResponse, toProblem } from './problem';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Runs a handler body and maps any error to problem+json. */
+export async function respond(ctx: InvocationContext, fn: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
+  try {
+    return await fn();
+  } catch (e) {
+    const { problem, retryAfter } = toProblem(e, ctx);
+    return problemResponse(problem, retryAfter);
+  }
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
+}
+
+/** `a.b[0].c` from a zod issue path. */
+export function toJsonPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out || '$';
+}
+
+export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>): FieldProblem[] {
+  return issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' && i.keys
+      ? i.keys.map((k) => ({ path: toJsonPath([...i.path, k]), message: 'unknown property' }))
+      : [{ path: toJsonPath(i.path), message: i.message }],
+  );
+}
+
+/** Reads the body as text, refusing more than MAX_BODY_BYTES. */
+export async function readText(req: HttpRequest): Promise<string> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw payloadTooLarge(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+  const text = await req.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw payloadTooLarge(`The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+  return text;
+}
+
+export function parseJsonText(text: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw malformedJson();
+  }
+}
+
+export function validate<T>(schema: ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationFailed(zodProblems(parsed.error.issues));
+  return parsed.data;
+}
+
+/** JSON body → zod schema; 400 MalformedJson / ValidationFailed (every path), 413 over 1 MiB. */
+export async function parseBody<T>(req: HttpRequest, schema: ZodType<T>): Promise<T> {
+  return validate(schema, parseJsonText(await readText(req)));
+}
+
+export function wantsJson(req: HttpRequest): boolean {
+  const accept = req.headers.get('accept') ?? '';
+  return /application\/(problem\+)?json/i.test(accept) && !/text\/html/i.test(accept.split(',')[0] ?? '');
+}

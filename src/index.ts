@@ -1,0 +1,5 @@
+import { app } from '@azure/functions';
+
+app.setup({ enableHttpStream: false });
+
+import './functions/all';
