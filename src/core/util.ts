@@ -48,3 +48,23 @@ export function parseJson<T>(s: unknown, fallback: T): T {
     return fallback;
   }
 }
+
+/** Table Storage keeps at most 64 KiB (32K UTF-16 units) per string property; we use 30,000. */
+export const CHUNK_CHARS = 30_000;
+
+/** Splits a long string over properties `${name}0..n` plus `${name}Chunks`; `maxChunks` bounds the entity size. */
+export function splitChunks(name: string, text: string, maxChunks: number): Record<string, string | number> | undefined {
+  const count = Math.max(1, Math.ceil(text.length / CHUNK_CHARS));
+  if (count > maxChunks) return undefined;
+  const out: Record<string, string | number> = { [`${name}Chunks`]: count };
+  for (let i = 0; i < count; i++) out[`${name}${i}`] = text.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+  return out;
+}
+
+export function joinChunks(name: string, props: Record<string, unknown>): string | undefined {
+  const count = Number(props[`${name}Chunks`] ?? 0);
+  if (!count) return undefined;
+  let s = '';
+  for (let i = 0; i < count; i++) s += String(props[`${name}${i}`] ?? '');
+  return s;
+}

@@ -1,8 +1,12 @@
 import type { Deps } from '../deps';
 import { observeAndSettle, type Settlers } from '../runs/observe';
 
-/** Who is told when a tracked run ends, by owner kind. */
-export const settlers: Settlers = {};
+/** Who is told when a tracked run ends, by owner kind. One line per area. */
+export const settlers: Settlers = {
+  // pause: settlePauseRun,
+  // job: settleJobRun,
+  // worker: settleWorkerRun,
+};
 
 export interface SweepReport {
   active: number;
@@ -40,5 +44,9 @@ export async function runSweep(deps: Deps): Promise<SweepReport> {
   };
 }
 
-/** Advance steps registered by the areas (executions, queues, pauses). */
-export const advanceSteps: Array<(deps: Deps) => Promise<void>> = [];
+/** Advance steps, one line per area (each must be idempotent and touch only active work). */
+const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
+  // expirePauses,
+  // advanceQueues,
+  // advanceExecutions,
+];

@@ -1,0 +1,74 @@
+import type { Deps } from '../deps';
+import { Conflict, payloadTooLarge } from '../errors';
+import { iso, joinChunks, splitChunks } from '../util';
+import type { Metadata } from './metadata';
+
+const PK = 'metadata';
+const CURRENT = 'current';
+const versionKey = (v: number) => `v${String(v).padStart(10, '0')}`;
+/** 28 × 30,000 characters stays well under the 1 MiB entity limit. */
+const MAX_CHUNKS = 28;
+
+export interface StoredMetadata {
+  version: number;
+  metadata: Metadata;
+  /** The document as submitted (YAML or JSON text). */
+  source: string;
+  updatedAt: string;
+}
+
+/** Stores a validated document as a new version, and points `current` at it (conditional writes). */
+export async function saveMetadata(deps: Deps, metadata: Metadata, source: string): Promise<StoredMetadata> {
+  const t = deps.tables.table('Metadata');
+  const doc = splitChunks('doc', JSON.stringify(metadata), MAX_CHUNKS);
+  const src = splitChunks('src', source, MAX_CHUNKS);
+  if (!doc || !src) throw payloadTooLarge('The metadata document is too large to store (limit about 800 KB).');
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await t.get(PK, CURRENT);
+    const version = Number(current?.props.version ?? 0) + 1;
+    const updatedAt = iso(deps.clock.now());
+    try {
+      await t.insert(PK, versionKey(version), { version, updatedAt, ...doc });
+      await deps.tables.table('Metadata').insert(`${PK}-src`, versionKey(version), src).catch(() => undefined);
+    } catch (e) {
+      if (e instanceof Conflict) continue; // another writer took this version number
+      throw e;
+    }
+    const pointer = { version, updatedAt };
+    try {
+      if (current) await t.update(PK, CURRENT, pointer, current.etag);
+      else await t.insert(PK, CURRENT, pointer);
+      return { version, metadata, source, updatedAt };
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+    }
+  }
+  throw new Conflict('metadata is being replaced concurrently; retry');
+}
+
+export async function loadMetadataVersion(deps: Deps, version: number): Promise<StoredMetadata | undefined> {
+  const t = deps.tables.table('Metadata');
+  const row = await t.get(PK, versionKey(version));
+  if (!row) return undefined;
+  const src = await t.get(`${PK}-src`, versionKey(version));
+  return {
+    version,
+    metadata: JSON.parse(joinChunks('doc', row.props) ?? '{}') as Metadata,
+    source: (src && joinChunks('src', src.props)) ?? '',
+    updatedAt: String(row.props.updatedAt),
+  };
+}
+
+const cache = new WeakMap<object, StoredMetadata>();
+
+/** The current document, or undefined if none was ever stored. Versions are immutable, so they cache. */
+export async function currentMetadata(deps: Deps): Promise<StoredMetadata | undefined> {
+  const pointer = await deps.tables.table('Metadata').get(PK, CURRENT);
+  if (!pointer) return undefined;
+  const version = Number(pointer.props.version);
+  const cached = cache.get(deps.tables);
+  if (cached?.version === version) return cached;
+  const loaded = await loadMetadataVersion(deps, version);
+  if (loaded) cache.set(deps.tables, loaded);
+  return loaded;
+}
