@@ -1,4 +1,5 @@
 // Every function module; importing one registers it (with the Functions host) and lists it (for local/host).
 import './runs';
 import './sweep';
+import './orchestration';
 export { functions } from './define';

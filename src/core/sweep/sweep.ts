@@ -1,11 +1,12 @@
 import type { Deps } from '../deps';
+import { advanceExecutions, settleWorkerRun } from '../orchestration/advance';
 import { observeAndSettle, type Settlers } from '../runs/observe';
 
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
   // pause: settlePauseRun,
   // job: settleJobRun,
-  // worker: settleWorkerRun,
+  worker: settleWorkerRun,
 };
 
 export interface SweepReport {
@@ -48,5 +49,5 @@ export async function runSweep(deps: Deps): Promise<SweepReport> {
 const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
   // expirePauses,
   // advanceQueues,
-  // advanceExecutions,
+  advanceExecutions,
 ];

@@ -1,0 +1,262 @@
+import type { Deps } from '../deps';
+import { Conflict, NotFound, Rejected, Throttled } from '../errors';
+import { isTerminalAdf, type ActivityError } from '../ports';
+import type { TrackedRun } from '../runs/model';
+import { startTrackedRun } from '../runs/start';
+import { RunStore } from '../runs/store';
+import { addSeconds, iso, mapLimit } from '../util';
+import { sendExecutionAlert } from './alerts';
+import { workerFromRow, workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
+import { isTerminalWorker, plan, type WorkerStatus } from './rules';
+import { batchPk, ExecutionStore } from './store';
+
+const inFlight = new WeakMap<object, Map<string, { again: boolean; done: Promise<void> }>>();
+
+/**
+ * Moves one execution forward: recover stuck starts, time out overdue workers, apply the failure rules,
+ * start what the stage barrier and the cap allow, and finish the execution when every worker is terminal.
+ * Calls for the same execution in one process coalesce (many callbacks → few passes); across instances
+ * every change is an ETag-conditional write, so racing passes are safe.
+ */
+export function advanceExecution(deps: Deps, executionId: string): Promise<void> {
+  let map = inFlight.get(deps.tables);
+  if (!map) inFlight.set(deps.tables, (map = new Map()));
+  const current = map.get(executionId);
+  if (current) {
+    current.again = true;
+    return current.done;
+  }
+  const entry = { again: false, done: Promise.resolve() };
+  entry.done = (async () => {
+    try {
+      do {
+        entry.again = false;
+        await advanceLoop(deps, executionId);
+      } while (entry.again);
+    } finally {
+      map.delete(executionId);
+    }
+  })();
+  map.set(executionId, entry);
+  return entry.done;
+}
+
+async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
+  const store = new ExecutionStore(deps);
+  for (let pass = 0; pass < 20; pass++) {
+    const loaded = await store.load(executionId);
+    if (!loaded) return;
+    const { execution: e, workers } = loaded;
+    if (e.status !== 'Running') {
+      await store.unmarkActive(executionId);
+      return;
+    }
+    let changed = await recoverStarting(deps, store, e, workers);
+    changed = (await timeOutOverdue(deps, store, e, workers)) || changed;
+    if (changed) continue;
+
+    const p = plan(workers, e.rules, e.maxConcurrentWorkers);
+    if (p.block.length) {
+      const now = iso(deps.clock.now());
+      const blocked = workers.filter((w) => p.block.includes(w.name)).map((w) => ({ ...w, status: 'Blocked' as const, endedAt: now }));
+      await store.saveMany(executionId, blocked).catch(ignoreConflict);
+      deps.log.info('workers blocked', { executionId, count: blocked.length });
+      continue;
+    }
+    if (p.start.length) {
+      const byName = new Map(workers.map((w) => [w.name, w]));
+      await mapLimit(p.start, 8, (name) => startWorker(deps, store, e, byName.get(name) as Worker));
+      continue;
+    }
+    if (p.outcome) await finishExecution(deps, store, e, p.outcome);
+    return;
+  }
+}
+
+async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: Worker): Promise<void> {
+  const trackId = workerTrackId(e.executionId, w);
+  let claimed: Worker;
+  try {
+    claimed = await store.saveWorker(e.executionId, { ...w, status: 'Starting', trackId });
+  } catch (err) {
+    if (err instanceof Conflict) return; // another pass claimed it
+    throw err;
+  }
+  let run: TrackedRun;
+  try {
+    const res = await startTrackedRun(deps, {
+      trackId,
+      target: w.target,
+      parameters: w.parameters,
+      owner: { kind: 'worker', id: workerOwnerId(e.executionId, workerKey(w.stageIndex, w.name)) },
+      ...(w.recoverRunId ? { recovery: { referencePipelineRunId: w.recoverRunId, startFromFailure: true } } : {}),
+    });
+    run = res.run;
+  } catch (err) {
+    if (err instanceof Throttled) {
+      await store.saveWorker(e.executionId, { ...claimed, status: 'Pending', trackId: undefined }).catch(ignoreConflict);
+      return;
+    }
+    if (err instanceof NotFound || err instanceof Rejected) {
+      const code = err instanceof NotFound ? 'PipelineNotFound' : err.upstreamCode;
+      await finishWorker(deps, store, e.executionId, claimed, 'Failed', { activity: '', code, message: err.message });
+      return;
+    }
+    throw err; // storage trouble: the worker stays Starting and the next pass recovers it
+  }
+  await applyRun(deps, store, e.executionId, claimed, run);
+  // A cancel that raced this start: do not leave an ADF run behind.
+  const head = await store.head(e.executionId);
+  if (head?.status === 'Cancelled' && run.runId && !isTerminalAdf(run.status)) await deps.factory.cancel(run.target, run.runId).catch(() => undefined);
+}
+
+/** Brings a worker up to date with its tracked run (Running once it has a runId; terminal once settled). */
+async function applyRun(deps: Deps, store: ExecutionStore, executionId: string, w: Worker, run: TrackedRun): Promise<void> {
+  if (isTerminalAdf(run.status)) {
+    await store.saveWorker(executionId, await settledWorker(deps, w, run)).catch(ignoreConflict);
+    return;
+  }
+  if (run.runId && w.status !== 'Running') {
+    await store
+      .saveWorker(executionId, { ...w, status: 'Running', runId: run.runId, startedAt: run.runStart ?? iso(deps.clock.now()) })
+      .catch(ignoreConflict);
+  }
+}
+
+/** Workers left Starting (a crash, a lost response) are resolved from their tracked run before anything else. */
+async function recoverStarting(deps: Deps, store: ExecutionStore, e: Execution, workers: Worker[]): Promise<boolean> {
+  const runs = new RunStore(deps.tables);
+  const stuck = workers.filter((w) => w.status === 'Starting' || (w.status === 'Running' && !w.runId));
+  let changed = false;
+  await mapLimit(stuck, 8, async (w) => {
+    const run = w.trackId ? await runs.get(w.trackId) : undefined;
+    if (run) {
+      if (run.runId || isTerminalAdf(run.status)) {
+        await applyRun(deps, store, e.executionId, w, run);
+        changed = true;
+      }
+      return; // still Starting: the sweep's Reconcile step owns it
+    }
+    // No claim at all: the crash came between marking the worker and claiming. Claim again (same trackId).
+    await store.saveWorker(e.executionId, { ...w, status: 'Pending', trackId: undefined }).catch(ignoreConflict);
+    changed = true;
+  });
+  return changed;
+}
+
+async function timeOutOverdue(deps: Deps, store: ExecutionStore, e: Execution, workers: Worker[]): Promise<boolean> {
+  const now = deps.clock.now();
+  const overdue = workers.filter(
+    (w) => w.status === 'Running' && w.timeoutSeconds !== undefined && w.startedAt && addSeconds(new Date(w.startedAt), w.timeoutSeconds) < now,
+  );
+  for (const w of overdue) {
+    if (w.runId) await deps.factory.cancel(w.target, w.runId);
+    await finishWorker(deps, store, e.executionId, w, 'Failed', { activity: '', code: 'Timeout', message: `The worker exceeded its timeout of ${w.timeoutSeconds} s and was cancelled.` });
+    deps.log.warn('worker timed out', { executionId: e.executionId, worker: w.name, runId: w.runId });
+  }
+  return overdue.length > 0;
+}
+
+async function finishWorker(deps: Deps, store: ExecutionStore, executionId: string, w: Worker, status: WorkerStatus, error?: ActivityError): Promise<void> {
+  await store
+    .saveWorker(executionId, { ...w, status, endedAt: iso(deps.clock.now()), ...(error ? { error } : {}) })
+    .catch(ignoreConflict);
+}
+
+/** The failing activity's error, from queryActivityruns (every page). */
+async function failureOf(deps: Deps, run: TrackedRun): Promise<ActivityError> {
+  if (run.notStarted || !run.runId) return { activity: '', code: 'NotStarted', message: run.message ?? 'Data Factory did not start the run.' };
+  try {
+    const start = new Date(run.runStart ?? run.claimedAt);
+    const end = new Date(run.runEnd ?? deps.clock.now());
+    const errors = await deps.factory.activityErrors(run.target, run.runId, start, end);
+    const last = errors[errors.length - 1];
+    if (last) return last;
+  } catch (e) {
+    deps.log.warn('could not read activity errors', { runId: run.runId, error: (e as Error).name });
+  }
+  return { activity: '', code: '', message: run.message ?? 'The pipeline run failed.' };
+}
+
+/** Settler for owner kind `worker`: records the outcome and advances the execution at once. */
+export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void> {
+  const slash = run.owner.id.indexOf('/');
+  const executionId = run.owner.id.slice(0, slash);
+  const key = run.owner.id.slice(slash + 1);
+  const store = new ExecutionStore(deps);
+  for (let i = 0; i < 3; i++) {
+    const row = await store.t.get(executionId, key);
+    if (!row) return;
+    const w = workerFromRow(row);
+    try {
+      await store.saveWorker(executionId, await settledWorker(deps, w, run));
+      break;
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+    }
+  }
+  await advanceExecution(deps, executionId);
+}
+
+async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Worker> {
+  if (isTerminalWorker(w.status) || w.trackId !== run.trackId) throw new Conflict('nothing to settle');
+  const status: WorkerStatus = run.status === 'Succeeded' ? 'Succeeded' : run.status === 'Cancelled' ? 'Cancelled' : 'Failed';
+  return {
+    ...w,
+    status,
+    ...(run.runId ? { runId: run.runId } : {}),
+    startedAt: w.startedAt ?? run.runStart ?? run.claimedAt,
+    endedAt: run.runEnd ?? iso(deps.clock.now()),
+    ...(status === 'Failed' ? { error: await failureOf(deps, run) } : {}),
+  };
+}
+
+async function finishExecution(deps: Deps, store: ExecutionStore, e: Execution, outcome: Execution['status']): Promise<void> {
+  let done: Execution;
+  try {
+    done = await store.saveHead({ ...e, status: outcome, endedAt: iso(deps.clock.now()) });
+  } catch (err) {
+    if (err instanceof Conflict) return;
+    throw err;
+  }
+  deps.log.info('execution finished', { executionId: e.executionId, status: outcome });
+  await releaseBatch(deps, done);
+  await store.unmarkActive(e.executionId);
+  await sendExecutionAlert(deps, done).catch((err: unknown) => deps.log.warn('alert not sent', { executionId: e.executionId, error: (err as Error).name }));
+}
+
+/** Records the execution's final status on its batch lock (if the lock is still this execution's). */
+export async function releaseBatch(deps: Deps, e: Execution): Promise<void> {
+  const store = new ExecutionStore(deps);
+  const lock = await store.t.get(batchPk(e.batch), 'lock');
+  if (lock && lock.props.executionId === e.executionId)
+    await store.t.update(batchPk(e.batch), 'lock', { ...lock.props, status: e.status }, lock.etag).catch(ignoreConflict);
+}
+
+/** Sweep step: advance every active execution (never the history). */
+export async function advanceExecutions(deps: Deps): Promise<void> {
+  const store = new ExecutionStore(deps);
+  await mapLimit(await store.activeIds(), 4, (id) => advanceExecution(deps, id));
+  await purgeOldExecutions(deps);
+}
+
+/** Retention: drops executions that started more than `executionRetentionDays` ago, a few per pass. */
+export async function purgeOldExecutions(deps: Deps): Promise<void> {
+  const store = new ExecutionStore(deps);
+  const cutoff = iso(addSeconds(deps.clock.now(), -deps.settings.executionRetentionDays * 86_400));
+  for (const idx of await store.listOlderThan(cutoff, 10)) {
+    const id = String(idx.props.executionId);
+    const head = await store.head(id);
+    if (head?.status === 'Running') continue;
+    for (const r of await store.t.query(id)) await store.t.delete(id, r.rowKey, r.etag).catch(ignoreConflict);
+    const batchList = `list_${batchPk(head?.batch ?? (idx.props.batch ? String(idx.props.batch) : null))}`;
+    const twin = await store.t.get(batchList, idx.rowKey);
+    if (twin) await store.t.delete(batchList, idx.rowKey, twin.etag).catch(ignoreConflict);
+    await store.t.delete(idx.partitionKey, idx.rowKey, idx.etag).catch(ignoreConflict);
+    deps.log.info('execution purged (retention)', { executionId: id });
+  }
+}
+
+const ignoreConflict = (e: unknown) => {
+  if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
+};

@@ -1,0 +1,242 @@
+import type { Deps } from '../deps';
+import { conflict, Conflict, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
+import { isTerminalAdf } from '../ports';
+import { resolveTarget } from '../runs/model';
+import { RunStore } from '../runs/store';
+import { iso, mapLimit } from '../util';
+import { advanceExecution, releaseBatch } from './advance';
+import { DEFAULT_FACTORY, isRunnable, stagesOfBatch, type Metadata } from './metadata';
+import { currentMetadata } from './metadata-store';
+import { toExecutionView, type Execution, type Worker } from './model';
+import { isTerminalWorker, type ExecutionStatus } from './rules';
+import { batchPk, ExecutionStore, type Loaded } from './store';
+
+export interface StartExecutionInput {
+  batch?: string;
+  stages?: string[];
+  pipelines?: string[];
+}
+
+export type StartExecutionResult = { executionId: string; status: ExecutionStatus; resumed: boolean };
+
+/** A lock left Running this long by a crashed start (no head written) may be taken over. */
+const ORPHAN_LOCK_MS = 120_000;
+
+/**
+ * Starts an execution of a batch (or of all stages), snapshotting the enabled workers it selects.
+ * The same batch never runs twice at once; with `restart: resume` a Failed/Stopped last execution resumes.
+ */
+export async function startExecution(deps: Deps, input: StartExecutionInput): Promise<StartExecutionResult> {
+  const stored = await currentMetadata(deps);
+  if (!stored) throw notFound('MetadataNotFound', 'No orchestration metadata is stored yet: PUT /api/metadata first.');
+  const md = stored.metadata;
+  const batch = input.batch ?? null;
+  const stageDefs = stagesOfBatch(md, input.batch);
+  if (!stageDefs) throw notFound('BatchNotFound', `Batch '${input.batch}' is not in the metadata (version ${stored.version}).`);
+
+  const problems: FieldProblem[] = [];
+  input.stages?.forEach((s, i) => {
+    if (!stageDefs.some((d) => d.name === s)) problems.push({ path: `stages[${i}]`, message: `no stage '${s}' in ${batch === null ? 'the metadata' : `batch '${batch}'`}` });
+  });
+  const allWorkers = stageDefs.flatMap((s) => s.pipelines.map((p) => p.name));
+  input.pipelines?.forEach((p, i) => {
+    if (!allWorkers.includes(p)) problems.push({ path: `pipelines[${i}]`, message: `no pipeline '${p}' in ${batch === null ? 'the metadata' : `batch '${batch}'`}` });
+  });
+  if (problems.length) throw validationFailed(problems, 'The execution filter names unknown stages or pipelines.');
+
+  const selectedStages = stageDefs.filter((s) => s.enabled && (!input.stages || input.stages.includes(s.name)));
+  const now = iso(deps.clock.now());
+  const executionId = deps.ids.newId();
+  const stageNames: string[] = [];
+  const picked = selectedStages.flatMap((s) => s.pipelines.filter((w) => isRunnable(s, w) && (!input.pipelines || input.pipelines.includes(w.name))).map((w) => ({ s, w })));
+  const names = new Set(picked.map((x) => x.w.name));
+  const workers: Array<Omit<Worker, 'etag'>> = [];
+  for (const { s, w } of picked) {
+    if (!stageNames.includes(s.name)) stageNames.push(s.name);
+    workers.push({
+      name: w.name,
+      stage: s.name,
+      stageIndex: stageNames.indexOf(s.name),
+      target: targetOf(deps, md, w.factory, w.pipeline),
+      factoryKey: w.factory,
+      parameters: w.parameters,
+      // A predecessor outside this execution (disabled or not selected) counts as satisfied.
+      dependsOn: w.dependsOn.filter((d) => names.has(d)),
+      ...(w.timeoutSeconds !== undefined ? { timeoutSeconds: w.timeoutSeconds } : {}),
+      status: 'Pending',
+      attempt: 1,
+    });
+  }
+  if (workers.length === 0) throw unprocessable('NothingSelected', 'The request selects no enabled pipeline to run.');
+
+  const store = new ExecutionStore(deps);
+  const lockPk = batchPk(batch);
+  const lock = await store.t.get(lockPk, 'lock');
+  if (lock) {
+    const lockedId = String(lock.props.executionId);
+    const status = String(lock.props.status);
+    if (status === 'Running') {
+      const head = await store.head(lockedId);
+      const orphan = !head && deps.clock.now().getTime() - new Date(String(lock.props.at)).getTime() > ORPHAN_LOCK_MS;
+      if (!orphan && (head?.status ?? 'Running') === 'Running')
+        throw conflict('ExecutionInProgress', `Execution ${lockedId} of ${batch === null ? 'all stages' : `batch '${batch}'`} is still running.`);
+    }
+    if ((status === 'Failed' || status === 'Stopped') && md.properties.restart === 'resume' && !input.stages && !input.pipelines) {
+      await restartExecution(deps, lockedId, {});
+      return { executionId: lockedId, status: 'Running', resumed: true };
+    }
+  }
+  const lockProps = { executionId, status: 'Running', at: now };
+  try {
+    if (lock) await store.t.update(lockPk, 'lock', lockProps, lock.etag);
+    else await store.t.insert(lockPk, 'lock', lockProps);
+  } catch (e) {
+    if (e instanceof Conflict) throw conflict('ExecutionInProgress', `Another execution of ${batch === null ? 'all stages' : `batch '${batch}'`} started at the same time.`);
+    throw e;
+  }
+  const p = md.properties;
+  await store.create(
+    {
+      executionId,
+      batch,
+      status: 'Running',
+      metadataVersion: stored.version,
+      startedAt: now,
+      stages: stageNames,
+      rules: { failureHandling: p.failureHandling, cancelledWorkerBlocks: p.cancelledWorkerBlocks, unknownWorkerBlocks: p.unknownWorkerBlocks },
+      maxConcurrentWorkers: p.maxConcurrentWorkers,
+      restarts: 0,
+    },
+    workers,
+  );
+  await store.markActive(executionId);
+  deps.log.info('execution started', { executionId, batch, workers: workers.length, metadataVersion: stored.version });
+  await advanceExecution(deps, executionId);
+  return { executionId, status: 'Running', resumed: false };
+}
+
+function targetOf(deps: Deps, md: Metadata, factoryKey: string, pipeline: string) {
+  const f = md.factories[factoryKey] ?? (factoryKey === DEFAULT_FACTORY ? {} : undefined);
+  const defaults = factoryKey === DEFAULT_FACTORY ? { ...deps.settings.defaultFactory } : {};
+  return resolveTarget(
+    { pipeline, ...(f?.subscriptionId ? { subscriptionId: f.subscriptionId } : {}), ...(f?.resourceGroup ? { resourceGroup: f.resourceGroup } : {}), ...(f?.factory ? { factory: f.factory } : {}), ...(f?.tenantId ? { tenantId: f.tenantId } : {}) },
+    { ...deps.settings.defaultFactory, ...defaults },
+    `factories.${factoryKey}.`,
+  );
+}
+
+async function load(deps: Deps, executionId: string): Promise<Loaded> {
+  const loaded = await new ExecutionStore(deps).load(executionId);
+  if (!loaded) throw notFound('ExecutionNotFound', `No execution '${executionId}'.`);
+  return loaded;
+}
+
+export async function getExecution(deps: Deps, executionId: string) {
+  const { execution, workers } = await load(deps, executionId);
+  return toExecutionView(execution, workers);
+}
+
+export async function listExecutions(deps: Deps, q: { batch?: string; status?: string; limit?: number }) {
+  const store = new ExecutionStore(deps);
+  const limit = Math.min(Math.max(q.limit ?? 20, 1), 100);
+  // Read a little further than asked when filtering by status (the index is by time only).
+  const ids = await store.listIds(q.batch === undefined ? undefined : q.batch === '' ? null : q.batch, q.status ? limit * 5 : limit);
+  const loaded = await mapLimit(ids, 8, (id) => store.load(id));
+  return loaded
+    .filter((l): l is Loaded => !!l && (!q.status || l.execution.status === q.status))
+    .slice(0, limit)
+    .map((l) => toExecutionView(l.execution, l.workers));
+}
+
+/** Cancels the running ADF runs (recursively) and marks every unfinished worker Cancelled. */
+export async function cancelExecution(deps: Deps, executionId: string) {
+  const store = new ExecutionStore(deps);
+  const { execution } = await load(deps, executionId);
+  if (execution.status !== 'Running') throw conflict('ExecutionNotRunning', `Execution ${executionId} is ${execution.status}; only a Running execution can be cancelled.`);
+  let head: Execution;
+  try {
+    head = await store.saveHead({ ...execution, status: 'Cancelled', endedAt: iso(deps.clock.now()) });
+  } catch (e) {
+    if (e instanceof Conflict) throw conflict('ExecutionChanged', 'The execution changed while cancelling; retry.');
+    throw e;
+  }
+  for (let round = 0; round < 5; round++) {
+    const { workers } = await load(deps, executionId);
+    const open = workers.filter((w) => !isTerminalWorker(w.status));
+    if (open.length === 0) break;
+    await mapLimit(open, 8, async (w) => {
+      if (w.runId) await deps.factory.cancel(w.target, w.runId).catch((e: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (e as Error).name }));
+      await store.saveWorker(executionId, { ...w, status: 'Cancelled', endedAt: iso(deps.clock.now()) }).catch((e: unknown) => {
+        if (!(e instanceof Conflict)) throw e;
+      });
+    });
+  }
+  await releaseBatch(deps, head);
+  await store.unmarkActive(executionId);
+  deps.log.info('execution cancelled', { executionId });
+  return getExecution(deps, executionId);
+}
+
+/**
+ * Reruns only the workers that did not succeed, from the earliest unfinished stage, under the same id.
+ * Workers left Starting/Running are first resolved from ADF's real status; one still running is never rerun.
+ */
+export async function restartExecution(deps: Deps, executionId: string, opts: { fromFailure?: boolean }) {
+  const store = new ExecutionStore(deps);
+  const { execution, workers } = await load(deps, executionId);
+  if (execution.status === 'Running') throw conflict('ExecutionInProgress', `Execution ${executionId} is still running.`);
+  if (execution.status === 'Succeeded') throw conflict('NothingToRestart', `Execution ${executionId} succeeded; there is nothing to rerun.`);
+
+  const lockPk = batchPk(execution.batch);
+  const lock = await store.t.get(lockPk, 'lock');
+  if (lock && lock.props.executionId !== executionId && lock.props.status === 'Running')
+    throw conflict('ExecutionInProgress', `Execution ${String(lock.props.executionId)} of this batch is running.`);
+  const lockProps = { executionId, status: 'Running', at: iso(deps.clock.now()) };
+  try {
+    if (lock) await store.t.update(lockPk, 'lock', lockProps, lock.etag);
+    else await store.t.insert(lockPk, 'lock', lockProps);
+  } catch (e) {
+    if (e instanceof Conflict) throw conflict('ExecutionInProgress', 'Another start or restart of this batch happened at the same time.');
+    throw e;
+  }
+
+  const runs = new RunStore(deps.tables);
+  const reset: Worker[] = [];
+  for (const w of workers) {
+    if (w.status === 'Succeeded') continue;
+    if (w.status === 'Starting' || w.status === 'Running') {
+      // Clean-up of a worker left in an unknown state: ask ADF before deciding anything.
+      const run = w.trackId ? await runs.get(w.trackId) : undefined;
+      if (run?.runId) {
+        const live = await deps.factory.getRun(run.target, run.runId);
+        if (!isTerminalAdf(live.status)) continue; // still running in ADF: never start it twice
+        if (live.status === 'Succeeded') {
+          reset.push({ ...w, status: 'Succeeded', runId: run.runId, endedAt: live.runEnd ?? iso(deps.clock.now()) });
+          continue;
+        }
+      } else if (run && run.status === 'Starting') continue; // the sweep is still reconciling this claim
+    }
+    reset.push({
+      ...w,
+      status: 'Pending',
+      attempt: w.attempt + 1,
+      trackId: undefined,
+      runId: undefined,
+      startedAt: undefined,
+      endedAt: undefined,
+      error: undefined,
+      recoverRunId: opts.fromFailure && w.status === 'Failed' && w.runId ? w.runId : undefined,
+    });
+  }
+  const head = { ...execution, status: 'Running' as const, endedAt: undefined, restarts: execution.restarts + 1 };
+  try {
+    await store.saveMany(executionId, reset, head);
+  } catch (e) {
+    if (e instanceof Conflict) throw conflict('ExecutionChanged', 'The execution changed while restarting; retry.');
+    throw e;
+  }
+  await store.markActive(executionId);
+  deps.log.info('execution restarted', { executionId, workers: reset.length, fromFailure: !!opts.fromFailure });
+  await advanceExecution(deps, executionId);
+  return getExecution(deps, executionId);
+}

@@ -1,0 +1,99 @@
+import type { Deps } from '../deps';
+import { Conflict, NotFound } from '../errors';
+import type { Table, TxOp } from '../ports';
+import { executionFromRow, executionToProps, HEAD, workerFromRow, workerKey, workerToProps, type Execution, type Worker } from './model';
+
+const LIST_ALL = 'list_all';
+const listKey = (batchPk: string) => `list_${batchPk}`;
+/** Newest first: RowKeys sort ascending, so invert the start time. */
+export const newestFirstKey = (startedAt: string, id: string) => `${String(9_999_999_999_999 - new Date(startedAt).getTime()).padStart(13, '0')}_${id}`;
+
+export interface Loaded {
+  execution: Execution;
+  workers: Worker[];
+}
+
+/** Data access for executions: one partition per execution (head + workers), plus small indexes. */
+export class ExecutionStore {
+  readonly t: Table;
+  readonly active: Table;
+  constructor(deps: Pick<Deps, 'tables'>) {
+    this.t = deps.tables.table('Executions');
+    this.active = deps.tables.table('ActiveExecutions');
+  }
+
+  async load(executionId: string): Promise<Loaded | undefined> {
+    const rows = await this.t.query(executionId);
+    const head = rows.find((r) => r.rowKey === HEAD);
+    if (!head) return undefined;
+    return { execution: executionFromRow(head), workers: rows.filter((r) => r.rowKey.startsWith('w_')).map(workerFromRow) };
+  }
+
+  async head(executionId: string): Promise<Execution | undefined> {
+    const r = await this.t.get(executionId, HEAD);
+    return r && executionFromRow(r);
+  }
+
+  /** Workers first, head last: an execution without its head is invisible and harmless. */
+  async create(e: Omit<Execution, 'etag'>, workers: Array<Omit<Worker, 'etag'>>): Promise<void> {
+    const ops: TxOp[] = workers.map((w) => ({ kind: 'insert', rowKey: workerKey(w.stageIndex, w.name), props: workerToProps(w) }));
+    for (let i = 0; i < ops.length; i += 100) await this.t.transact(e.executionId, ops.slice(i, i + 100));
+    await this.t.insert(e.executionId, HEAD, executionToProps(e));
+    const idx = { executionId: e.executionId, batch: e.batch ?? '' };
+    const rk = newestFirstKey(e.startedAt, e.executionId);
+    await this.t.insert(LIST_ALL, rk, idx).catch(ignoreConflict);
+    await this.t.insert(listKey(batchPk(e.batch)), rk, idx).catch(ignoreConflict);
+  }
+
+  async saveHead(e: Execution): Promise<Execution> {
+    const r = await this.t.update(e.executionId, HEAD, executionToProps(e), e.etag);
+    return executionFromRow(r);
+  }
+
+  async saveWorker(executionId: string, w: Worker): Promise<Worker> {
+    const r = await this.t.update(executionId, workerKey(w.stageIndex, w.name), workerToProps(w), w.etag);
+    return workerFromRow(r);
+  }
+
+  async getWorker(executionId: string, name: string): Promise<Worker | undefined> {
+    const rows = await this.t.query(executionId, { from: 'w_', to: 'w`' });
+    const r = rows.find((x) => x.props.name === name);
+    return r && workerFromRow(r);
+  }
+
+  /** Several worker changes (and optionally the head) at once, in transactions of ≤100. */
+  async saveMany(executionId: string, workers: Worker[], head?: Execution): Promise<void> {
+    const ops: TxOp[] = workers.map((w) => ({ kind: 'update', rowKey: workerKey(w.stageIndex, w.name), props: workerToProps(w), etag: w.etag }));
+    if (head) ops.push({ kind: 'update', rowKey: HEAD, props: executionToProps(head), etag: head.etag });
+    // The head rides in the last chunk, so it is written only if every worker chunk before it was.
+    for (let i = 0; i < ops.length; i += 100) await this.t.transact(executionId, ops.slice(i, i + 100));
+  }
+
+  async markActive(executionId: string): Promise<void> {
+    await this.active.insert('active', executionId, { at: new Date().toISOString() }).catch(ignoreConflict);
+  }
+  async unmarkActive(executionId: string): Promise<void> {
+    const r = await this.active.get('active', executionId);
+    if (r) await this.active.delete('active', executionId, r.etag).catch(ignoreConflict);
+  }
+  async activeIds(): Promise<string[]> {
+    return (await this.active.query('active')).map((r) => r.rowKey);
+  }
+
+  /** Ids, newest first, optionally of one batch. */
+  async listIds(batch: string | null | undefined, limit: number): Promise<string[]> {
+    const pk = batch === undefined ? LIST_ALL : listKey(batchPk(batch));
+    return (await this.t.query(pk, { limit })).map((r) => String(r.props.executionId));
+  }
+
+  /** The oldest entries of the all-executions list, started before `cutoff`. */
+  async listOlderThan(cutoff: string, limit: number) {
+    return this.t.query(LIST_ALL, { from: newestFirstKey(cutoff, ''), limit });
+  }
+}
+
+export const batchPk = (batch: string | null) => (batch === null ? 'batch__all' : `batch_b_${batch}`);
+
+const ignoreConflict = (e: unknown) => {
+  if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
+};

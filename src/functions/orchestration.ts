@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { unprocessable } from '../core/errors';
+import { parseMetadataText } from '../core/orchestration/metadata';
+import { currentMetadata, saveMetadata } from '../core/orchestration/metadata-store';
+import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
+import { json, parseBody, readText, respond, validate } from '../http/respond';
+import { httpFunction } from './define';
+
+export const PutMetadata = httpFunction({
+  name: 'PutMetadata',
+  route: 'metadata',
+  methods: ['PUT'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const text = await readText(req);
+      const parsed = parseMetadataText(text);
+      if (!parsed.ok) throw unprocessable('MetadataInvalid', `The metadata has ${parsed.errors.length} problem(s); nothing was stored.`, parsed.errors);
+      const stored = await saveMetadata(deps(ctx), parsed.metadata, text);
+      const m = stored.metadata;
+      return json(200, {
+        version: stored.version,
+        updatedAt: stored.updatedAt,
+        stages: m.stages.length,
+        workers: m.stages.reduce((n, s) => n + s.pipelines.length, 0),
+        batches: m.batches.map((b) => b.name),
+        queues: m.queues.map((q) => q.name),
+      });
+    }),
+});
+
+export const GetMetadata = httpFunction({
+  name: 'GetMetadata',
+  route: 'metadata',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const stored = await currentMetadata(deps(ctx));
+      if (!stored) return json(404, { type: 'about:blank', title: 'Not Found', status: 404, code: 'MetadataNotFound', detail: 'No metadata is stored yet.' }, { 'content-type': 'application/problem+json' });
+      if (req.query.get('format') === 'source') return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: stored.source };
+      return json(200, { version: stored.version, updatedAt: stored.updatedAt, metadata: stored.metadata });
+    }),
+});
+
+const Names = z.array(z.string().min(1).max(140)).min(1).max(1000);
+const StartRequest = z.strictObject({ batch: z.string().min(1).max(140).optional(), stages: Names.optional(), pipelines: Names.optional() });
+
+export const StartExecution = httpFunction({
+  name: 'StartExecution',
+  route: 'executions',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const input = await parseBody(req, StartRequest);
+      const r = await startExecution(deps(ctx), input);
+      return r.resumed ? json(200, { executionId: r.executionId, status: r.status, resumed: true }) : json(202, { executionId: r.executionId, status: r.status });
+    }),
+});
+
+export const GetExecution = httpFunction({
+  name: 'GetExecution',
+  route: 'executions/{executionId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getExecution(deps(ctx), req.params.executionId ?? ''))),
+});
+
+const ListQuery = z.strictObject({
+  batch: z.string().max(140).optional(),
+  status: z.enum(['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});
+
+export const ListExecutions = httpFunction({
+  name: 'ListExecutions',
+  route: 'executions',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const q = validate(ListQuery, Object.fromEntries(req.query.entries()));
+      return json(200, { value: await listExecutions(deps(ctx), q) });
+    }),
+});
+
+export const CancelExecution = httpFunction({
+  name: 'CancelExecution',
+  route: 'executions/{executionId}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await cancelExecution(deps(ctx), req.params.executionId ?? ''))),
+});
+
+const RestartRequest = z.strictObject({ fromFailure: z.boolean().optional() });
+
+export const RestartExecution = httpFunction({
+  name: 'RestartExecution',
+  route: 'executions/{executionId}/restart',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const body = await parseBody(req, RestartRequest);
+      return json(202, await restartExecution(deps(ctx), req.params.executionId ?? '', body));
+    }),
+});
