@@ -16,6 +16,8 @@ export interface LocalHostOptions {
   timers?: boolean;
   /** Log each request line. */
   verbose?: boolean;
+  /** Where function logs go (default: warnings and errors to the console). */
+  onLog?: (functionName: string, level: string, message: string) => void;
 }
 
 export interface LocalHost {
@@ -73,7 +75,9 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
       invocationId: `local-${++invocation}`,
       functionName: name,
       logHandler: (level, ...args) => {
-        if (level === 'error' || level === 'warning' || opts.verbose) console.log(`[${name}] ${level}: ${args.map(String).join(' ')}`);
+        const message = args.map(String).join(' ');
+        if (opts.onLog) opts.onLog(name, level, message);
+        else if (level === 'error' || level === 'warning' || opts.verbose) console.log(`[${name}] ${level}: ${message}`);
       },
     });
 
@@ -87,7 +91,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
           const method = (req.method ?? 'GET').toUpperCase();
           const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
           if (matches.length === 0) return void (await send(res, { status: 404, jsonBody: { code: 'RouteNotFound', status: 404, title: 'Not Found', detail: `No route ${url.pathname}` } }, false));
-          const hit = matches.find((x) => x.r.fn.methods.includes(method as never) || (method === 'HEAD' && x.r.fn.methods.includes('GET' as never)));
+          const hit = matches.find((x) => x.r.fn.methods.includes(method as never) || (method === 'HEAD' && x.r.fn.methods.includes('GET')));
           if (!hit) return void (await send(res, { status: 405, jsonBody: { code: 'MethodNotAllowed', status: 405, title: 'Method Not Allowed', detail: `${method} is not allowed here` } }, false));
           const params: Record<string, string> = {};
           hit.r.names.forEach((n, i) => {

@@ -58,7 +58,7 @@ export async function startTestStack(opts: { scenario: Scenario; env?: Record<st
   };
   const logs: string[] = [];
   const deps = buildDeps(loadSettings(env), new LineLogger((level, line) => logs.push(`${level} ${line}`)));
-  const host = await startLocalHost({ deps, port: 0, settings: env, timers: false });
+  const host = await startLocalHost({ deps, port: 0, settings: env, timers: false, onLog: (fn, level, m) => logs.push(`${level} [${fn}] ${m}`) });
   const api = `${host.url}/api`;
   return {
     emulator,
