@@ -27,7 +27,7 @@ const Settings = z
     PAUSE_DEFAULT_TTL_SECONDS: int(86_400, 1, 31_536_000),
     PAUSE_MAX_TTL_SECONDS: int(2_592_000, 1, 31_536_000),
     RUN_STALE_SECONDS: int(300, 1, 86_400),
-    FEED_OVERLAP_SECONDS: int(120, 0, 3600),
+    FEED_OVERLAP_SECONDS: int(30, 0, 3600),
     RECONCILE_GRACE_SECONDS: int(30, 0, 3600),
     ADF_STARTS_PER_SECOND: int(20, 1, 1000),
     EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
@@ -35,11 +35,11 @@ const Settings = z
   .superRefine((s, ctx) => {
     if (!s.CONDUCTOR_STORAGE && !s.AzureWebJobsStorage)
       ctx.addIssue({ code: 'custom', path: ['CONDUCTOR_STORAGE'], message: 'set CONDUCTOR_STORAGE or AzureWebJobsStorage' });
-    if (s.PAUSE_DEFAULT_TTL_SECONDS > s.PAUSE_MAX_TTL_SECONDS)
+    if (typeof s.PAUSE_DEFAULT_TTL_SECONDS === 'number' && typeof s.PAUSE_MAX_TTL_SECONDS === 'number' && s.PAUSE_DEFAULT_TTL_SECONDS > s.PAUSE_MAX_TTL_SECONDS)
       ctx.addIssue({ code: 'custom', path: ['PAUSE_DEFAULT_TTL_SECONDS'], message: 'must not exceed PAUSE_MAX_TTL_SECONDS' });
     if ((s.EMAIL_CONNECTION_STRING || s.EMAIL_ENDPOINT) && !s.EMAIL_SENDER)
       ctx.addIssue({ code: 'custom', path: ['EMAIL_SENDER'], message: 'required when EMAIL_CONNECTION_STRING or EMAIL_ENDPOINT is set' });
-  });
+  }, { when: () => true }); // cross-key checks run even when a single key is bad: every problem is listed at once
 
 export type AppSettings = z.infer<typeof Settings>;
 

@@ -35,7 +35,7 @@ export const defaultCoreSettings: CoreSettings = {
   pauseDefaultTtlSeconds: 86_400,
   pauseMaxTtlSeconds: 2_592_000,
   runStaleSeconds: 300,
-  feedOverlapSeconds: 120,
+  feedOverlapSeconds: 30,
   reconcileGraceSeconds: 30,
   startsPerSecondPerFactory: 20,
   executionRetentionDays: 90,

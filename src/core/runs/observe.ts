@@ -39,7 +39,8 @@ export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, 
         ...(u.message ? { message: u.message } : {}),
       });
       deps.log.info('run status', { trackId, runId: u.runId, status: u.status });
-      await store.touchActive(saved, iso(deps.clock.now()));
+      // A terminal run leaves the active index when it settles; only live runs need the mirror.
+      if (!isTerminalAdf(saved.status)) await store.touchActive(saved, iso(deps.clock.now()));
       return saved;
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
@@ -59,6 +60,7 @@ export async function settleRun(deps: Deps, settlers: Settlers, run: TrackedRun)
       try {
         current = await store.save({ ...current, settled: true });
       } catch (e) {
+        if (e instanceof NotFound) break; // an anonymous claim ADF never started is removed, not kept
         if (!(e instanceof Conflict)) throw e;
         current = await store.get(run.trackId);
       }
@@ -161,9 +163,9 @@ async function observeFactory(deps: Deps, settlers: Settlers, store: RunStore, k
     }
   });
 
-  for (const run of toSettle) {
+  await mapLimit(toSettle, 8, async (run) => {
     if (await settleRun(deps, settlers, run)) report.settled.push(run);
-  }
+  });
 }
 
 /** Observe + Settle for one run now (the completion callback), by its ADF runId. */
