@@ -1,5 +1,5 @@
 import type { Deps } from '../deps';
-import { conflict, Conflict, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
+import { conflict, Conflict, NotFound, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
 import { isTerminalAdf } from '../ports';
 import { resolveTarget } from '../runs/model';
 import { RunStore } from '../runs/store';
@@ -208,9 +208,12 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
       // Clean-up of a worker left in an unknown state: ask ADF before deciding anything.
       const run = w.trackId ? await runs.get(w.trackId) : undefined;
       if (run?.runId) {
-        const live = await deps.factory.getRun(run.target, run.runId);
-        if (!isTerminalAdf(live.status)) continue; // still running in ADF: never start it twice
-        if (live.status === 'Succeeded') {
+        const live = await deps.factory.getRun(run.target, run.runId).catch((e: unknown) => {
+          if (e instanceof NotFound) return undefined; // ADF no longer knows the run: it is not running
+          throw e;
+        });
+        if (live && !isTerminalAdf(live.status)) continue; // still running in ADF: never start it twice
+        if (live?.status === 'Succeeded') {
           reset.push({ ...w, status: 'Succeeded', runId: run.runId, endedAt: live.runEnd ?? iso(deps.clock.now()) });
           continue;
         }
