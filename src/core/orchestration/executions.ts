@@ -57,6 +57,7 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
       name: w.name,
       stage: s.name,
       stageIndex: stageNames.indexOf(s.name),
+      order: workers.length,
       target: targetOf(deps, md, w.factory, w.pipeline),
       factoryKey: w.factory,
       parameters: w.parameters,

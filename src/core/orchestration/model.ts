@@ -6,6 +6,8 @@ export interface Worker {
   name: string;
   stage: string;
   stageIndex: number;
+  /** Position in the metadata (start priority inside a stage). */
+  order: number;
   target: PipelineTarget;
   /** The metadata's factory key (`default`, `finance`, …). */
   factoryKey: string;
@@ -50,6 +52,7 @@ export function workerToProps(w: Omit<Worker, 'etag'>): Props {
     name: w.name,
     stage: w.stage,
     stageIndex: w.stageIndex,
+    order: w.order,
     target: JSON.stringify(w.target),
     factoryKey: w.factoryKey,
     parameters: JSON.stringify(w.parameters),
@@ -70,6 +73,7 @@ export function workerFromRow(r: Row): Worker {
     name: String(p.name),
     stage: String(p.stage),
     stageIndex: Number(p.stageIndex),
+    order: Number(p.order ?? 0),
     target: parseJson(p.target, {} as PipelineTarget),
     factoryKey: String(p.factoryKey ?? 'default'),
     parameters: parseJson(p.parameters, {}),
@@ -156,7 +160,7 @@ export function toExecutionView(e: Execution, workers: Worker[]) {
     ...(e.endedAt ? { endedAt: e.endedAt } : {}),
     restarts: e.restarts,
     stages: e.stages.map((name) => {
-      const ws = workers.filter((w) => w.stage === name).sort((a, b) => a.name.localeCompare(b.name));
+      const ws = workers.filter((w) => w.stage === name).sort((a, b) => a.order - b.order);
       return { name, status: stageStatus(ws), workers: ws.map(toWorkerView) };
     }),
   };

@@ -26,7 +26,9 @@ export class ExecutionStore {
     const rows = await this.t.query(executionId);
     const head = rows.find((r) => r.rowKey === HEAD);
     if (!head) return undefined;
-    return { execution: executionFromRow(head), workers: rows.filter((r) => r.rowKey.startsWith('w_')).map(workerFromRow) };
+    const workers = rows.filter((r) => r.rowKey.startsWith('w_')).map(workerFromRow);
+    workers.sort((a, b) => a.stageIndex - b.stageIndex || a.order - b.order);
+    return { execution: executionFromRow(head), workers };
   }
 
   async head(executionId: string): Promise<Execution | undefined> {
