@@ -1,0 +1,68 @@
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import type { Deps } from '../core/deps';
+import { toJobView } from '../core/queues/model';
+import { cancelJob, enqueueJob, getJob, getQueue } from '../core/queues/queues';
+import { json, parseBody, respond } from '../http/respond';
+import { Parameters, PipelineRefShape } from '../http/schemas';
+import { baseUrl } from '../http/urls';
+import { httpFunction } from './define';
+
+const MAX_TIMEOUT_SECONDS = 604_800;
+const timeoutError = `must be an integer from 1 to ${MAX_TIMEOUT_SECONDS}`;
+
+export const EnqueueRequest = z.strictObject({
+  ...PipelineRefShape,
+  parameters: Parameters.optional(),
+  timeoutSeconds: z.number({ error: timeoutError }).int({ error: timeoutError }).min(1, { error: timeoutError }).max(MAX_TIMEOUT_SECONDS, { error: timeoutError }).optional(),
+});
+
+const CancelRequest = z.strictObject({ reason: z.string().max(1000).optional() });
+
+const jobUrl = (d: Deps, req: HttpRequest, queue: string, jobId: string) =>
+  `${baseUrl(d, req)}/api/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(jobId)}`;
+
+export const EnqueueJob = httpFunction({
+  name: 'EnqueueJob',
+  route: 'queues/{queue}/jobs',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const { parameters = {}, timeoutSeconds, ...ref } = await parseBody(req, EnqueueRequest);
+      const d = deps(ctx);
+      const queue = req.params.queue ?? '';
+      const { job, position } = await enqueueJob(d, queue, { ref, parameters, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+      const statusUrl = jobUrl(d, req, queue, job.jobId);
+      return json(202, { ...toJobView(job), position, statusUrl }, { location: statusUrl });
+    }),
+});
+
+export const GetQueue = httpFunction({
+  name: 'GetQueue',
+  route: 'queues/{queue}',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getQueue(deps(ctx), req.params.queue ?? ''))),
+});
+
+export const GetJob = httpFunction({
+  name: 'GetJob',
+  route: 'queues/{queue}/jobs/{jobId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getJob(deps(ctx), req.params.queue ?? '', req.params.jobId ?? ''))),
+});
+
+export const CancelJob = httpFunction({
+  name: 'CancelJob',
+  route: 'queues/{queue}/jobs/{jobId}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const { reason } = await parseBody(req, CancelRequest);
+      const { job, next } = await cancelJob(deps(ctx), req.params.queue ?? '', req.params.jobId ?? '', reason);
+      return json(200, { ...toJobView(job), next: next ? toJobView(next) : null });
+    }),
+});
