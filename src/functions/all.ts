@@ -1,5 +1,8 @@
 // Every function module; importing one registers it (with the Functions host) and lists it (for local/host).
 import './runs';
+import './pauses';
+import './queues';
+import './dashboard';
 import './sweep';
 import './orchestration';
 export { functions } from './define';

@@ -6,6 +6,7 @@ import { startTrackedRun } from '../runs/start';
 import { RunStore } from '../runs/store';
 import { addSeconds, iso, mapLimit } from '../util';
 import { sendExecutionAlert } from './alerts';
+import { currentMetadata } from './metadata-store';
 import { workerFromRow, workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
 import { isTerminalWorker, plan, type WorkerStatus } from './rules';
 import { batchPk, ExecutionStore } from './store';
@@ -243,7 +244,9 @@ export async function advanceExecutions(deps: Deps): Promise<void> {
 /** Retention: drops executions that started more than `executionRetentionDays` ago, a few per pass. */
 export async function purgeOldExecutions(deps: Deps): Promise<void> {
   const store = new ExecutionStore(deps);
-  const cutoff = iso(addSeconds(deps.clock.now(), -deps.settings.executionRetentionDays * 86_400));
+  // The metadata's `executionRetentionDays` wins; the app setting covers a store with no metadata yet.
+  const days = (await currentMetadata(deps))?.metadata.properties.executionRetentionDays ?? deps.settings.executionRetentionDays;
+  const cutoff = iso(addSeconds(deps.clock.now(), -days * 86_400));
   for (const idx of await store.listOlderThan(cutoff, 10)) {
     const id = String(idx.props.executionId);
     const head = await store.head(id);

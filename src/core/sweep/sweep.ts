@@ -1,11 +1,13 @@
 import type { Deps } from '../deps';
 import { advanceExecutions, settleWorkerRun } from '../orchestration/advance';
 import { observeAndSettle, type Settlers } from '../runs/observe';
+import { advanceQueues, settleJobRun } from '../queues/advance';
+import { expirePauses, settlePauseRun } from '../pauses/sweep';
 
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
-  // pause: settlePauseRun,
-  // job: settleJobRun,
+  pause: settlePauseRun,
+  job: settleJobRun,
   worker: settleWorkerRun,
 };
 
@@ -47,7 +49,7 @@ export async function runSweep(deps: Deps): Promise<SweepReport> {
 
 /** Advance steps, one line per area (each must be idempotent and touch only active work). */
 const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
-  // expirePauses,
-  // advanceQueues,
+  expirePauses,
+  advanceQueues,
   advanceExecutions,
 ];

@@ -1,0 +1,84 @@
+import type { Deps } from '../deps';
+import { Conflict, NotFound } from '../errors';
+import { pauseNotFound } from './errors';
+import type { Row, Table, Tables } from '../ports';
+import { PAUSE_ROW, pauseFromRow, pauseToProps, TOKEN_ROW, tokenKey, type Pause } from './model';
+import { hashToken, isWellFormedToken, tokenMatches } from './token';
+
+/** Partition of `PauseExpiry` listing pauses whose decision is being carried out (for the sweep's recovery). */
+export const DECIDING_PARTITION = 'deciding';
+
+/** `YYYYMMDDHH` (UTC) of an ISO timestamp: the expiry index's hour bucket. */
+export const hourOf = (isoTime: string) => isoTime.slice(0, 13).replace(/[-T]/g, '');
+export const expiryPartition = (expiresAt: string) => `d_${hourOf(expiresAt)}`;
+export const expiryRowKey = (expiresAt: string, pauseId: string) => `${expiresAt}_${pauseId}`;
+
+/**
+ * Data access for pauses.
+ * - `Pauses`: the pause (PK pauseId, RK `pause`) and its token lookup row (PK `tok_<sha256>`, RK `token`).
+ * - `PauseExpiry`: hour buckets of Waiting pauses by expiry (PK `d_YYYYMMDDHH`, RK `<expiresAt>_<pauseId>`),
+ *   and the `deciding` partition. The sweep reads these, never the Pauses table as a whole.
+ */
+export class PauseStore {
+  readonly pauses: Table;
+  readonly index: Table;
+  constructor(tables: Tables) {
+    this.pauses = tables.table('Pauses');
+    this.index = tables.table('PauseExpiry');
+  }
+
+  async get(pauseId: string): Promise<Pause | undefined> {
+    const row = await this.pauses.get(pauseId, PAUSE_ROW);
+    return row && pauseFromRow(row);
+  }
+
+  /** The pause this token opens, or undefined. The stored hash is compared in constant time. */
+  async byToken(token: string): Promise<Pause | undefined> {
+    if (!isWellFormedToken(token)) return undefined;
+    const lookup = await this.pauses.get(tokenKey(hashToken(token)), TOKEN_ROW);
+    if (!lookup || typeof lookup.props.pauseId !== 'string') return undefined;
+    const pause = await this.get(lookup.props.pauseId);
+    return pause && tokenMatches(token, pause.tokenHash) ? pause : undefined;
+  }
+
+  /** Index first, then the pause, then the token: a crash in between leaves nothing the sweep cannot clean. */
+  async create(pause: Omit<Pause, 'etag'>): Promise<Pause> {
+    await this.index.insert(expiryPartition(pause.expiresAt), expiryRowKey(pause.expiresAt, pause.pauseId), { pauseId: pause.pauseId });
+    const row = await this.pauses.insert(pause.pauseId, PAUSE_ROW, pauseToProps(pause));
+    await this.pauses.insert(tokenKey(pause.tokenHash), TOKEN_ROW, { pauseId: pause.pauseId });
+    return pauseFromRow(row);
+  }
+
+  /** Conditional write (Conflict when someone changed the pause since it was read). */
+  async save(pause: Pause): Promise<Pause> {
+    const row = await this.pauses.update(pause.pauseId, PAUSE_ROW, pauseToProps(pause), pause.etag);
+    return pauseFromRow(row);
+  }
+
+  async markDeciding(pauseId: string, at: string): Promise<void> {
+    await this.index.insert(DECIDING_PARTITION, pauseId, { at }).catch(ignore(Conflict));
+  }
+
+  async unmarkDeciding(pauseId: string): Promise<void> {
+    const row = await this.index.get(DECIDING_PARTITION, pauseId);
+    if (row) await this.deleteIndexRow(row);
+  }
+
+  async deleteIndexRow(row: Row): Promise<void> {
+    await this.index.delete(row.partitionKey, row.rowKey, row.etag).catch(ignore(NotFound, Conflict));
+  }
+}
+
+/** GetPause: the pause by its (non-secret) id. */
+export async function getPause(deps: Deps, pauseId: string): Promise<Pause> {
+  // Ids are ours (URL-safe); anything else is unknown, and never reaches Table Storage as a key.
+  const pause = /^[A-Za-z0-9-]{1,100}$/.test(pauseId) ? await new PauseStore(deps.tables).get(pauseId) : undefined;
+  if (!pause) throw pauseNotFound(pauseId);
+  return pause;
+}
+
+export const ignore =
+  (...kinds: Array<new (...a: never[]) => Error>) =>
+  (e: unknown) => {
+    if (!kinds.some((k) => e instanceof k)) throw e;
+  };

@@ -1,0 +1,130 @@
+import type { HttpRequest } from '@azure/functions';
+import { z } from 'zod';
+import { DomainError } from '../core/errors';
+import type { Deps } from '../core/deps';
+import { createPause } from '../core/pauses/create';
+import { decidePause, openPause } from '../core/pauses/decide';
+import { PauseError } from '../core/pauses/errors';
+import { PAUSE_LIMITS, toPauseView, type Pause } from '../core/pauses/model';
+import { getPause } from '../core/pauses/store';
+import { pageView } from '../core/pauses/views';
+import { json, parseBody, parseJsonText, readText, respond, validate, wantsJson } from '../http/respond';
+import { htmlPage, respondPage, type PageErrors } from '../http/pages';
+import type { Problem } from '../http/problem';
+import { ParameterName, Parameters, PipelineRefShape } from '../http/schemas';
+import { baseUrl } from '../http/urls';
+import { httpFunction } from './define';
+
+const NoLineBreaks = /^[^\r\n]*$/;
+const Emails = z.array(z.email('must be an email address')).max(50, 'at most 50 addresses');
+
+const pauseRequest = (deps: Deps) =>
+  z.strictObject({
+    continuation: z.strictObject({
+      ...PipelineRefShape,
+      parameters: Parameters.optional(),
+      pauseIdParameter: z.union([z.literal(false), z.string().regex(ParameterName, 'must be a parameter name or false')]).optional(),
+    }),
+    data: z.unknown().optional(),
+    expiresInSeconds: z
+      .number({ error: 'must be a number of seconds' })
+      .int('must be an integer')
+      .min(1, 'must be at least 1')
+      .max(deps.settings.pauseMaxTtlSeconds, `must be at most ${deps.settings.pauseMaxTtlSeconds}`)
+      .optional(),
+    notify: z
+      .strictObject({
+        to: Emails.min(1, 'at least one recipient'),
+        cc: Emails.optional(),
+        subject: z.string().min(1).max(PAUSE_LIMITS.subjectChars).regex(NoLineBreaks, 'must be one line').optional(),
+        message: z.string().max(PAUSE_LIMITS.messageChars).optional(),
+        template: z.string().min(1).max(64).optional(),
+      })
+      .optional(),
+    onReject: z.strictObject({ ...PipelineRefShape, parameters: Parameters.optional() }).optional(),
+  });
+
+export const PausePipeline = httpFunction({
+  name: 'PausePipeline',
+  route: 'pauses',
+  methods: ['POST'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const d = deps(ctx);
+      const input = await parseBody(req, pauseRequest(d));
+      const { pause, token, restartUrl, notified } = await createPause(d, input, baseUrl(d, req));
+      const pauseUrl = `${baseUrl(d, req)}/api/pauses/${pause.pauseId}`;
+      const body = { pauseId: pause.pauseId, token, restartUrl, expiresAt: pause.expiresAt, status: 'Waiting', pauseUrl, ...(notified === undefined ? {} : { notified }) };
+      return json(201, body, { location: pauseUrl });
+    }),
+});
+
+export const GetPause = httpFunction({
+  name: 'GetPause',
+  route: 'pauses/{pauseId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toPauseView(await getPause(deps(ctx), req.params.pauseId ?? '')))),
+});
+
+const DecisionRequest = z.object({ token: z.string('must be a string').max(1000), decision: z.enum(['approve', 'reject'], 'must be approve or reject') });
+
+/**
+ * GET/HEAD: the confirmation page; never changes anything (mail scanners prefetch links).
+ * POST (form or JSON): the decision. JSON instead of HTML when the client sends `Accept: application/json`.
+ */
+export const RestartPipeline = httpFunction({
+  name: 'RestartPipeline',
+  route: 'restart',
+  methods: ['GET', 'HEAD', 'POST'],
+  authLevel: 'anonymous',
+  make: (deps) => (req, ctx) => {
+    const asJson = wantsJson(req);
+    return respondPage(ctx, asJson, restartErrors, async () => {
+      const d = deps(ctx);
+      if (req.method === 'POST') {
+        const { token, decision } = await readDecision(req);
+        const pause = await decidePause(d, token, decision);
+        if (asJson) return json(200, toPauseView(pause));
+        return htmlPage(200, pause.status === 'Approved' ? 'approved' : 'rejected', { ...pageView(pause), pageTitle: pause.status });
+      }
+      const token = req.query.get('token') ?? '';
+      const pause = await openPause(d, token);
+      if (asJson) return json(200, toPauseView(pause));
+      return htmlPage(200, 'confirm', { ...pageView(pause), pageTitle: 'Approve or reject', token, action: new URL(req.url).pathname });
+    });
+  },
+});
+
+async function readDecision(req: HttpRequest): Promise<z.infer<typeof DecisionRequest>> {
+  const type = (req.headers.get('content-type') ?? '').toLowerCase();
+  const text = await readText(req);
+  if (type.startsWith('application/x-www-form-urlencoded')) return validate(DecisionRequest, Object.fromEntries(new URLSearchParams(text)));
+  if (type === '' || /^application\/([\w.+-]+\+)?json\b/.test(type)) return validate(DecisionRequest, parseJsonText(text));
+  throw new DomainError('UnsupportedMediaType', 415, 'Send application/x-www-form-urlencoded or application/json.');
+}
+
+const PAGE_OF: Record<string, string> = {
+  TokenNotFound: 'not-found',
+  TokenExpired: 'expired',
+  AlreadyDecided: 'decided',
+  StartNotConfirmed: 'start-failed',
+  UpstreamUnavailable: 'start-failed',
+  ContinuationNotFound: 'start-failed',
+  ContinuationRejected: 'start-failed',
+};
+/** Start failures after which nothing runs and the pause is Waiting again (the others keep the decision). */
+const REOPENED = new Set(['UpstreamUnavailable', 'ContinuationNotFound', 'ContinuationRejected']);
+const HEADINGS: Record<number, string> = { 400: 'The request is not valid', 415: 'Unsupported request', 500: 'Something went wrong', 503: 'Try again in a moment' };
+
+const restartErrors: PageErrors = {
+  page(problem: Problem, e: unknown) {
+    const pause: Pause | undefined = e instanceof PauseError ? e.pause : undefined;
+    const template = (pause || problem.code === 'TokenNotFound') && PAGE_OF[problem.code];
+    const common = { pageTitle: problem.title, detail: problem.detail, retryAfter: e instanceof DomainError ? (e.retryAfter ?? '') : '' };
+    if (template) return { template, view: { ...(pause ? pageView(pause) : {}), ...common, reopened: REOPENED.has(problem.code) } };
+    return { template: 'error', view: { ...common, status: problem.status, heading: HEADINGS[problem.status] ?? problem.title, errors: problem.errors ?? [] } };
+  },
+  extensions: (e) => (e instanceof PauseError ? e.extensions : {}),
+};
