@@ -1,11 +1,10 @@
 /** The dashboard in headless Chromium (Debian's chromium via playwright-core), against the real app. */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { startTestStack, sweepUntil, type TestStack } from '../support/test-stack';
 
-const CHROMIUM = '/usr/bin/chromium';
 const md = `
 properties: { failureHandling: DependencyChain, restart: new }
 stages:
@@ -27,11 +26,7 @@ describe('dashboard', () => {
   let stack: TestStack;
   let browser: Browser;
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install it with "apt-get install -y chromium".`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     stack = await startTestStack({
       scenario: { pipelines: { wk_ok: { durationMs: 30 }, wk_manual: { durationMs: null }, wk_bad: { durationMs: 30, outcome: 'Failed', error: { activity: 'Copy <b>x</b>', code: '2200', message: 'Source not found' } } }, unknownPipelines: 'notFound' } as never,
     });

@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { readOutbox, type OutboxEntry } from '../../src/adapters/outbox-mailer';
+import { launchChromium } from '../support/chromium';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
-const CHROMIUM = '/usr/bin/chromium';
 const XSS = {
   img: '<img src=x onerror=alert(1)>',
   script: '</script><script>alert(1)</script>',
@@ -25,11 +25,7 @@ describe('approval pages in headless Chromium', () => {
   let stack: TestStack;
   let browser: Browser;
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: install it with "apt-get install -y chromium".`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     stack = await startTestStack({ scenario: { pipelines: { pl_continue: { durationMs: 100 } }, unknownPipelines: 'notFound' } });
   });
   afterAll(async () => {
