@@ -1,4 +1,4 @@
-/* eslint-disable no-console */
+ 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

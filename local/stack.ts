@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<void> {
 
   try {
     const azurite = await startAzurite({ port: tablePort, inMemory, location: path.join(root, '.azurite') });
-    stops.push(azurite.stop);
+    stops.push(() => azurite.stop());
     const scenarioPath = env.FACTORY_EMULATOR_SCENARIO ?? path.join(root, 'local', 'scenarios', 'default.json');
     const emulator = await startFactoryEmulator({ port: emulatorPort, scenario: loadScenario(scenarioPath) });
     stops.push(() => emulator.close());

@@ -24,7 +24,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
     s.EMAIL_CONNECTION_STRING || s.EMAIL_ENDPOINT
       ? new AcsMailer({
           sender: s.EMAIL_SENDER as string,
-          ...(s.EMAIL_CONNECTION_STRING ? { connectionString: s.EMAIL_CONNECTION_STRING } : { endpoint: s.EMAIL_ENDPOINT as string, credential: new DefaultAzureCredential() }),
+          ...(s.EMAIL_CONNECTION_STRING ? { connectionString: s.EMAIL_CONNECTION_STRING } : { endpoint: s.EMAIL_ENDPOINT, credential: new DefaultAzureCredential() }),
           ...(emailCa ? { tlsCa: emailCa } : {}),
         })
       : new OutboxMailer(s.EMAIL_OUTBOX_DIR);

@@ -8,10 +8,10 @@
  * `lastUpdated` earlier than the upper bound of a query that was already answered without it.
  */
 import { randomUUID } from 'node:crypto';
+import { generateCertificate } from '../tls';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { generate } from 'selfsigned';
 import {
   DEFAULT_SCENARIO,
   OPERATIONS,
@@ -719,7 +719,7 @@ function parseRunFilter(body: unknown): RunFilter {
           !r.values.every((v) => typeof v === 'string')) {
         throw badRequest(`'filters[${i}]' must have operand, operator and string values.`);
       }
-      filters.push({ operand: r.operand, operator: r.operator, values: r.values as string[] });
+      filters.push({ operand: r.operand, operator: r.operator, values: r.values });
     }
   }
   const orderBy: RunFilter['orderBy'] = [];
@@ -1025,7 +1025,7 @@ class EmulatorHttp {
       }
       if (input?.message !== undefined && typeof input.message !== 'string') throw badRequest("'message' must be a string.");
       try {
-        const run = svc.finish(b, status as TerminalStatus, input?.message as string | undefined);
+        const run = svc.finish(b, status as TerminalStatus, input?.message);
         send(res, 200, svc.toEmulated(run));
       } catch (err) {
         if (err instanceof RunNotFound) throw new ArmError(404, 'PipelineRunNotFound', err.message);
@@ -1063,31 +1063,7 @@ class EmulatorHttp {
 
 // ---------------------------------------------------------------------------------------------
 
-/** A self-signed certificate for localhost and 127.0.0.1 that is its own CA. */
-export async function generateCertificate(): Promise<{ key: string; cert: string }> {
-  const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000);
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate,
-    notAfterDate: new Date(notBeforeDate.getTime() + 365 * 24 * 60 * 60 * 1000),
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-          { type: 7, ip: '::1' },
-        ],
-      },
-    ],
-  });
-  return { key: pems.private, cert: pems.cert };
-}
+export { generateCertificate };
 
 /** Starts the emulator; resolves once it listens. */
 export async function startFactoryEmulator(opts: EmulatorOptions = {}): Promise<FactoryEmulator> {

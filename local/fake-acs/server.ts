@@ -23,7 +23,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
+import { generateCertificate } from '../tls';
 
 export interface FakeAcsOptions {
   /** 0 (default) picks a free port. */
@@ -109,7 +109,6 @@ export interface FakeAcs {
   close(): Promise<void>;
 }
 
-const DEFAULT_API_VERSION = '2025-09-01';
 const SIGNED_HEADERS_REQUIRED = ['host', 'x-ms-content-sha256'];
 
 export async function startFakeAcs(options: FakeAcsOptions = {}): Promise<FakeAcs> {
@@ -119,25 +118,7 @@ export async function startFakeAcs(options: FakeAcsOptions = {}): Promise<FakeAc
   const deliveryDelayMs = options.deliveryDelayMs === undefined ? 0 : options.deliveryDelayMs;
   const maxClockSkewMs = options.maxClockSkewMs ?? 15 * 60_000;
 
-  const pems = await generate([{ name: 'commonName', value: host }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      { name: 'keyUsage', digitalSignature: true, keyCertSign: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-          { type: 7, ip: '::1' },
-          ...(isIp(host) || host === 'localhost' ? [] : [{ type: 2 as const, value: host }]),
-        ],
-      },
-    ],
-  });
+  const pems = await generateCertificate(host);
 
   const requests: FakeAcsRequest[] = [];
   const operations = new Map<string, FakeAcsOperation>();
@@ -145,7 +126,7 @@ export async function startFakeAcs(options: FakeAcsOptions = {}): Promise<FakeAc
   const faults: FakeAcsFault[] = [];
   let baseUrl = '';
 
-  const server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  const server = createServer({ key: pems.key, cert: pems.cert }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -380,10 +361,6 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function isIp(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
 if (require.main === module) {

@@ -4,6 +4,7 @@ import type { Deps } from '../../src/core/deps';
 import { contextLogger } from '../../src/adapters/system';
 import { functions } from '../../src/functions/all';
 import type { HttpFunction } from '../../src/functions/define';
+import { problem, problemResponse } from '../../src/http/problem';
 import { Ncrontab } from './ncrontab';
 
 export interface LocalHostOptions {
@@ -90,9 +91,9 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
           const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
           const method = (req.method ?? 'GET').toUpperCase();
           const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
-          if (matches.length === 0) return void (await send(res, { status: 404, jsonBody: { code: 'RouteNotFound', status: 404, title: 'Not Found', detail: `No route ${url.pathname}` } }, false));
+          if (matches.length === 0) return void (await send(res, problemResponse(problem(404, 'RouteNotFound', `No route ${url.pathname}`)), false));
           const hit = matches.find((x) => x.r.fn.methods.includes(method as never) || (method === 'HEAD' && x.r.fn.methods.includes('GET')));
-          if (!hit) return void (await send(res, { status: 405, jsonBody: { code: 'MethodNotAllowed', status: 405, title: 'Method Not Allowed', detail: `${method} is not allowed here` } }, false));
+          if (!hit) return void (await send(res, problemResponse(problem(405, 'MethodNotAllowed', `${method} is not allowed here`)), false));
           const params: Record<string, string> = {};
           hit.r.names.forEach((n, i) => {
             const v = hit.m?.[i + 1];

@@ -13,6 +13,8 @@ export interface ArmFactoryOptions {
   /** Extra CA (PEM) trusted for the endpoint: the emulator's self-signed certificate. */
   caCert?: string;
   caCertFile?: string;
+  /** createRun is abandoned after this long; its outcome is then unknown (Unavailable). Default 60 s. */
+  startTimeoutMs?: number;
 }
 
 /** A fixed bearer token: the emulator accepts any token. Never used against Azure. */
@@ -21,6 +23,8 @@ export const emulatorCredential: TokenCredential = {
 };
 
 const PAGE_GUARD = 10_000;
+/** A createRun is abandoned (and reconciled) after this long, well inside a claim's lease (ATTEMPT_LEASE_SECONDS). */
+const START_TIMEOUT_MS = 60_000;
 
 /** Maps ARM/SDK errors to the port's errors. SDK messages never reach callers. */
 export function mapArmError(e: unknown, what: string): Error {
@@ -96,6 +100,7 @@ export class ArmFactory implements Factory {
     try {
       const res = await this.client(t).write.pipelines.createRun(t.resourceGroup, t.factory, t.pipeline, {
         parameters,
+        abortSignal: AbortSignal.timeout(this.options.startTimeoutMs ?? START_TIMEOUT_MS),
         ...(options?.recovery
           ? { referencePipelineRunId: options.recovery.referencePipelineRunId, isRecovery: true, startFromFailure: options.recovery.startFromFailure }
           : {}),

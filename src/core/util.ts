@@ -26,7 +26,7 @@ export function constantTimeEqualHex(a: string, b: string): boolean {
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
+    return `{${Object.keys(v)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
       .join(',')}}`;
@@ -65,6 +65,9 @@ export function joinChunks(name: string, props: Record<string, unknown>): string
   const count = Number(props[`${name}Chunks`] ?? 0);
   if (!count) return undefined;
   let s = '';
-  for (let i = 0; i < count; i++) s += String(props[`${name}${i}`] ?? '');
+  for (let i = 0; i < count; i++) {
+    const part = props[`${name}${i}`];
+    s += typeof part === 'string' ? part : '';
+  }
   return s;
 }

@@ -21,7 +21,7 @@ const inFlight = new WeakMap<object, Map<string, { again: boolean; done: Promise
  */
 export function advanceExecution(deps: Deps, executionId: string): Promise<void> {
   let map = inFlight.get(deps.tables);
-  if (!map) inFlight.set(deps.tables, (map = new Map()));
+  if (!map) inFlight.set(deps.tables, (map = new Map<string, { again: boolean; done: Promise<void> }>()));
   const current = map.get(executionId);
   if (current) {
     current.again = true;

@@ -61,14 +61,14 @@ export function workerToProps(w: Omit<Worker, 'etag'>): Props {
     attempt: w.attempt,
   };
   if (w.timeoutSeconds !== undefined) p.timeoutSeconds = w.timeoutSeconds;
-  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId'] as const) if (w[k] !== undefined) p[k] = w[k] as string;
+  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId'] as const) if (w[k] !== undefined) p[k] = w[k];
   if (w.error) p.error = JSON.stringify(w.error);
   return p;
 }
 
 export function workerFromRow(r: Row): Worker {
   const p = r.props;
-  const s = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+  const s = (k: string) => (typeof p[k] === 'string' ? (p[k]) : undefined);
   return {
     name: String(p.name),
     stage: String(p.stage),

@@ -27,6 +27,10 @@ export interface TrackedRun {
   message?: string;
   /** ADF never created this run (definitive refusal found during reconciliation). */
   notStarted?: boolean;
+  /** A createRun attempt may be in flight until then: nobody else may start this claim again. */
+  leaseUntil?: string;
+  /** The caller was told the start failed: reconciliation may adopt the run ADF did create, never start one. */
+  adoptOnly?: boolean;
   /** The owner has been told about the terminal state. */
   settled: boolean;
   requestHash?: string;
@@ -111,6 +115,8 @@ export function runToProps(r: Omit<TrackedRun, 'etag' | 'trackId'>): Props {
     ['lastUpdated', r.lastUpdated],
     ['message', r.message?.slice(0, 8000)],
     ['notStarted', r.notStarted],
+    ['leaseUntil', r.leaseUntil],
+    ['adoptOnly', r.adoptOnly],
     ['requestHash', r.requestHash],
     ['recovery', r.recovery ? JSON.stringify(r.recovery) : undefined],
   ];
@@ -120,7 +126,7 @@ export function runToProps(r: Omit<TrackedRun, 'etag' | 'trackId'>): Props {
 
 export function runFromRow(row: Row): TrackedRun {
   const p = row.props;
-  const s = (k: string) => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+  const s = (k: string) => (typeof p[k] === 'string' ? p[k] : undefined);
   return {
     trackId: row.partitionKey,
     status: s('status') as RunStatus,
@@ -141,6 +147,8 @@ export function runFromRow(row: Row): TrackedRun {
     lastUpdated: s('lastUpdated'),
     message: s('message'),
     notStarted: p.notStarted === true ? true : undefined,
+    leaseUntil: s('leaseUntil'),
+    adoptOnly: p.adoptOnly === true ? true : undefined,
     settled: p.settled === true,
     requestHash: s('requestHash'),
     recovery: s('recovery') ? parseJson(p.recovery, undefined) : undefined,

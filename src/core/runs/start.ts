@@ -37,8 +37,13 @@ const pacer = new StartPacer();
  * The one start path: claim → createRun → record runId.
  * - A definitive refusal (NotFound, Rejected, Throttled) removes the claim and is rethrown: nothing was started.
  * - An ambiguous failure (Unavailable: ADF may have created the run) is reconciled at once; if ADF shows
- *   no such run it is started again exactly once more. If that is still ambiguous the claim stays
- *   `Starting` and the sweep's Reconcile step finishes it. Never two runs.
+ *   no such run it is started again exactly once more. If that is still ambiguous (or ADF cannot be asked):
+ *   - a claim someone can come back to (a deterministic `trackId`, or an owner) stays `Starting` and the
+ *     sweep's Reconcile step finishes it: the result is `started` with no runId yet;
+ *   - an anonymous claim (random trackId, no owner) becomes adopt-only and Unavailable is thrown: the caller
+ *     is told to retry, so the sweep may adopt the run ADF did create but never starts one itself.
+ * The claim holds a lease while its createRun may be in flight, so the sweep never starts it a second time
+ * behind a slow request. Never two runs.
  */
 export async function startTrackedRun(deps: Deps, req: StartRequest): Promise<StartResult> {
   const store = new RunStore(deps.tables);
@@ -54,6 +59,7 @@ export async function startTrackedRun(deps: Deps, req: StartRequest): Promise<St
       claimedAt: iso(deps.clock.now()),
       attempt: 1,
       settled: false,
+      leaseUntil: leaseEnd(deps),
       ...(req.requestHash ? { requestHash: req.requestHash } : {}),
       ...(req.recovery ? { recovery: req.recovery } : {}),
     });
@@ -63,35 +69,88 @@ export async function startTrackedRun(deps: Deps, req: StartRequest): Promise<St
     if (!existing) throw e;
     return { kind: 'existing', run: existing };
   }
-  return { kind: 'started', run: await createAndRecord(deps, store, run, 'inline') };
+  const done = await createAndRecord(deps, store, run, 'inline');
+  if (done.runId || done.status !== 'Starting') return { kind: 'started', run: done };
+  const anonymous = req.trackId === undefined && req.owner.kind === 'none';
+  const released = await releaseLease(store, done, anonymous);
+  if (anonymous && !released.runId && released.status === 'Starting') {
+    deps.log.warn('createRun outcome unknown; the caller is told to retry and the claim only adopts', { trackId });
+    throw new Unavailable('Data Factory did not confirm the start');
+  }
+  return { kind: 'started', run: released };
+}
+
+/**
+ * How long a createRun attempt may be in flight. The Functions host stops an invocation after its
+ * functionTimeout (5 min, host.json) and ArmFactory aborts a createRun long before that.
+ */
+export const ATTEMPT_LEASE_SECONDS = 300;
+const leaseEnd = (deps: Deps) => iso(addSeconds(deps.clock.now(), ATTEMPT_LEASE_SECONDS));
+const leaseHeld = (deps: Deps, run: TrackedRun) => run.leaseUntil !== undefined && run.leaseUntil > iso(deps.clock.now());
+
+/** The attempt is over without an answer: let the sweep (or nobody, for adopt-only) take over. */
+async function releaseLease(store: RunStore, run: TrackedRun, adoptOnly: boolean): Promise<TrackedRun> {
+  for (let i = 0, current: TrackedRun | undefined = run; i < 5 && current; i++) {
+    if (current.runId || current.status !== 'Starting') return current;
+    try {
+      const { leaseUntil: _released, ...rest } = current;
+      return await store.save({ ...rest, ...(adoptOnly ? { adoptOnly } : {}) });
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+      current = await store.get(run.trackId);
+    }
+  }
+  return (await store.get(run.trackId)) ?? run;
 }
 
 async function createAndRecord(deps: Deps, store: RunStore, run: TrackedRun, mode: 'inline' | 'reconcile'): Promise<TrackedRun> {
   await pacer.take(factoryKey(factoryOf(run.target)), deps.settings.startsPerSecondPerFactory);
+  let runId: string;
   try {
-    const { runId } = await deps.factory.start(run.target, run.parameters, run.recovery ? { recovery: run.recovery } : undefined);
-    deps.log.info('run started', { trackId: run.trackId, runId, pipeline: run.target.pipeline, attempt: run.attempt });
-    return await recordRunId(deps, store, run, runId);
+    ({ runId } = await deps.factory.start(run.target, run.parameters, run.recovery ? { recovery: run.recovery } : undefined));
   } catch (e) {
     if (e instanceof Unavailable) {
       deps.log.warn('createRun outcome unknown; reconciling', { trackId: run.trackId, pipeline: run.target.pipeline });
-      return reconcileClaim(deps, run.trackId, { mayRestart: mode === 'inline', force: true });
+      return reconcileOrKeep(deps, store, run, { mayRestart: mode === 'inline', force: true, holdsLease: true });
     }
     const definitive = e instanceof NotFound || e instanceof Rejected;
     if (mode === 'inline' && (definitive || e instanceof Throttled)) {
       await store.removeClaim(run);
       throw e;
     }
-    if (mode === 'reconcile' && definitive) {
-      if (run.owner.kind === 'none') {
-        await store.removeClaim(run);
-        return { ...run, status: 'Failed', notStarted: true, message: (e as Error).message };
-      }
-      // An owned claim must still reach its owner: it ends Failed, never started.
-      return store.save({ ...run, status: 'Failed', notStarted: true, message: (e as Error).message, runEnd: iso(deps.clock.now()) });
-    }
+    if (mode === 'reconcile' && definitive) return endNotStarted(deps, store, run, e.message);
     throw e; // Throttled while reconciling: stays Starting for the next pass
   }
+  deps.log.info('run started', { trackId: run.trackId, runId, pipeline: run.target.pipeline, attempt: run.attempt });
+  try {
+    return await recordRunId(deps, store, run, runId);
+  } catch (e) {
+    if (!(e instanceof Conflict)) throw e;
+    // Another claim for the same pipeline and parameters adopted our run while its own answer was lost:
+    // its run is ours to adopt now (the two are interchangeable). Starting another would make two.
+    return reconcileOrKeep(deps, store, run, { mayRestart: false, force: true });
+  }
+}
+
+/** Reconciles; when Data Factory cannot be asked right now the claim stays as it is for the next try. */
+async function reconcileOrKeep(deps: Deps, store: RunStore, run: TrackedRun, opts: ReconcileOptions): Promise<TrackedRun> {
+  try {
+    return await reconcileClaim(deps, run.trackId, opts);
+  } catch (e) {
+    if (!(e instanceof Unavailable) && !(e instanceof Throttled)) throw e;
+    return (await store.get(run.trackId)) ?? run;
+  }
+}
+
+/** ADF definitively refused a reconciling start: an anonymous claim goes away, an owned one ends Failed. */
+async function endNotStarted(deps: Deps, store: RunStore, run: TrackedRun, message: string): Promise<TrackedRun> {
+  const ended: TrackedRun = { ...run, status: 'Failed', notStarted: true, message, runEnd: iso(deps.clock.now()) };
+  if (run.owner.kind === 'none') {
+    await store.removeClaim(run);
+    return ended;
+  }
+  // An owned claim must still reach its owner: it ends Failed, never started.
+  return store.save(ended);
 }
 
 /** Records the runId: the runId index (an atomic claim of that ADF run) then the run record. */
@@ -120,12 +179,22 @@ async function recordRunId(deps: Deps, store: RunStore, run: TrackedRun, runId: 
   return current;
 }
 
+export interface ReconcileOptions {
+  /** Start it again when ADF has no such run. */
+  mayRestart: boolean;
+  /** Do not wait for the grace period (the caller just saw the attempt fail). */
+  force?: boolean;
+  /** The caller made the attempt in flight, so the claim's lease is its own. */
+  holdsLease?: boolean;
+}
+
 /**
  * Resolves a claim that has no runId: adopt the run ADF did create (same pipeline, parameters and time
- * window, not owned by another tracked run) or, when ADF has none and `mayRestart`, start it again.
+ * window, not owned by another tracked run) or, when ADF has none and `mayRestart`, start it again
+ * (never while another caller's attempt may be in flight, never for an adopt-only claim).
  * Used inline after a lost response and by the sweep for claims older than the grace period.
  */
-export async function reconcileClaim(deps: Deps, trackId: string, opts: { mayRestart: boolean; force?: boolean }): Promise<TrackedRun> {
+export async function reconcileClaim(deps: Deps, trackId: string, opts: ReconcileOptions): Promise<TrackedRun> {
   const store = new RunStore(deps.tables);
   const run = await store.get(trackId);
   if (!run) throw new NotFound(`no claim ${trackId}`);
@@ -151,19 +220,26 @@ export async function reconcileClaim(deps: Deps, trackId: string, opts: { mayRes
 
   const ageSeconds = (deps.clock.now().getTime() - new Date(run.claimedAt).getTime()) / 1000;
   if (!opts.mayRestart || (!opts.force && ageSeconds < deps.settings.reconcileGraceSeconds)) return run;
+  if (!opts.holdsLease && leaseHeld(deps, run)) return run; // an attempt may still be in flight
+  if (run.adoptOnly) {
+    deps.log.info('adopt-only claim: Data Factory has no such run; dropping it', { trackId });
+    return endNotStarted(deps, store, run, 'Data Factory did not start this run; the caller was told to retry.');
+  }
 
   // ADF has no such run: start it again, once per attempt number (the conditional write elects one reconciler).
   let bumped: TrackedRun;
   try {
-    bumped = await store.save({ ...run, attempt: run.attempt + 1 });
+    bumped = await store.save({ ...run, attempt: run.attempt + 1, leaseUntil: leaseEnd(deps) });
   } catch (e) {
     if (e instanceof Conflict) return (await store.get(trackId)) ?? run;
     throw e;
   }
+  let done: TrackedRun;
   try {
-    return await createAndRecord(deps, store, bumped, 'reconcile');
+    done = await createAndRecord(deps, store, bumped, 'reconcile');
   } catch (e) {
-    if (e instanceof Throttled) return bumped;
-    throw e;
+    if (!(e instanceof Throttled)) throw e;
+    done = bumped;
   }
+  return opts.holdsLease ? done : releaseLease(store, done, false);
 }

@@ -6,6 +6,8 @@ import { factoryKey, factoryOf, RUN_ROW, runFromRow, runIdKey, runToProps, type 
 export class RunStore {
   readonly runs: Table;
   readonly active: Table;
+  /** ETags of active-index rows this store wrote or read: saves a read per touch (a stale one just costs the read). */
+  private readonly activeEtags = new Map<string, string>();
   constructor(tables: Tables) {
     this.runs = tables.table('Runs');
     this.active = tables.table('ActiveRuns');
@@ -31,7 +33,8 @@ export class RunStore {
   async insert(run: Omit<TrackedRun, 'etag'>): Promise<TrackedRun> {
     const f = factoryOf(run.target);
     try {
-      await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.status, run.claimedAt, run.claimedAt));
+      const a = await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.status, run.claimedAt, run.claimedAt));
+      this.activeEtags.set(run.trackId, a.etag);
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
     }
@@ -64,21 +67,29 @@ export class RunStore {
   }
 
   async activeRows(): Promise<Row[]> {
-    return this.active.scanAll();
+    const rows = await this.active.scanAll();
+    for (const r of rows) this.activeEtags.set(r.rowKey, r.etag);
+    return rows;
   }
 
   /** Mirrors status/runId into the active index (best effort: the run record is the truth). */
   async touchActive(run: TrackedRun, checkedAt: string): Promise<void> {
     const f = factoryOf(run.target);
     const key = factoryKey(f);
+    const props = { ...activeProps(f, run.status, run.claimedAt, checkedAt), ...(run.runId ? { runId: run.runId } : {}) };
     for (let i = 0; i < 3; i++) {
-      const row = await this.active.get(key, run.trackId);
-      if (!row) return;
-      const props = { ...activeProps(f, run.status, run.claimedAt, checkedAt), ...(run.runId ? { runId: run.runId } : {}) };
+      let etag = this.activeEtags.get(run.trackId);
+      if (!etag) {
+        const row = await this.active.get(key, run.trackId);
+        if (!row) return;
+        etag = row.etag;
+      }
       try {
-        await this.active.update(key, run.trackId, props, row.etag);
+        const saved = await this.active.update(key, run.trackId, props, etag);
+        this.activeEtags.set(run.trackId, saved.etag);
         return;
       } catch (e) {
+        this.activeEtags.delete(run.trackId);
         if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
       }
     }
