@@ -1,3 +1,4 @@
+import { readOutbox } from '../../src/adapters/outbox-mailer';
 import { startTestStack, sweepUntil, type TestStack } from '../support/test-stack';
 
 /** 4 stages, 10 workers; e_sales fails in stage 1 and heads a dependency chain through every later stage. */
@@ -26,6 +27,9 @@ stages:
       - { name: r_summary, pipeline: pl_r_summary, dependsOn: [l_products] }
 batches:
   - { name: nightly, stages: [extract, transform, load, report] }
+recipients:
+  - { email: ops@example.com, on: [Failed, Stopped], batches: ['*'] }
+  - { email: nightly-owner@example.com, on: [Succeeded], batches: [nightly] }
 `;
 
 type View = { status: string; stages: Array<{ name: string; workers: Array<{ name: string; status: string; runId?: string; error?: { activity: string; code: string; message: string } }> }> };
@@ -65,6 +69,9 @@ describe('orchestration failure handling through the HTTP API', () => {
     expect([count(v, 'Succeeded'), count(v, 'Failed'), count(v, 'Blocked')]).toEqual([9, 1, 0]);
     const failed = v.stages[0]?.workers.find((w) => w.name === 'e_sales');
     expect(failed?.error).toEqual({ activity: 'Copy sales', code: '2200', message: 'Source not found' });
+    // The alert goes to the recipients whose outcomes match, and only to them.
+    const alerts = (await readOutbox(stack.outbox)).filter((m) => m.subject.includes('nightly'));
+    expect(alerts.map((m) => [m.to, m.subject])).toEqual([[['ops@example.com'], '[adf-conductor] nightly: Failed']]);
   });
 
   it('when failureHandling is Simple, then the stage finishes, every later worker is Blocked and the execution is Stopped', async () => {

@@ -18,6 +18,11 @@ async function sweepLater(d: ReturnType<typeof unitDeps>, ms = 31_000) {
   return observeAndSettle(d, {});
 }
 
+/** Waits (at most 2 s) for a condition that async work in flight will make true. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 describe('startTrackedRun', () => {
   it('when ADF answers, then the claim records the runId, status Queued and an active-index row', async () => {
     const d = unitDeps();
@@ -125,7 +130,7 @@ describe('startTrackedRun', () => {
     let release!: () => void;
     d.factory.gate = new Promise<void>((r) => (release = r));
     const pending = startTrackedRun(d, keyed('slow'));
-    await new Promise((r) => setImmediate(r));
+    await until(() => d.factory.calls.start === 1);
     expect(d.factory.runs).toHaveLength(1);
 
     d.factory.runs.pop(); // as if ADF has not made the run visible yet
@@ -155,7 +160,7 @@ describe('startTrackedRun', () => {
     let release!: () => void;
     d.factory.gate = new Promise<void>((r) => (release = r));
     const slow = startTrackedRun(d, anonymous()); // creates run 1, answer held back
-    await new Promise((r) => setImmediate(r));
+    await until(() => d.factory.calls.start === 1);
     d.factory.gate = undefined;
     d.factory.startScript = ['lost'];
     const lost = await startTrackedRun(d, anonymous()); // creates run 2, loses the answer, adopts run 1 (older)
