@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { unprocessable } from '../core/errors';
+import { notFound, unprocessable } from '../core/errors';
 import { parseMetadataText } from '../core/orchestration/metadata';
 import { currentMetadata, saveMetadata } from '../core/orchestration/metadata-store';
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
@@ -37,7 +37,7 @@ export const GetMetadata = httpFunction({
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
       const stored = await currentMetadata(deps(ctx));
-      if (!stored) return json(404, { type: 'about:blank', title: 'Not Found', status: 404, code: 'MetadataNotFound', detail: 'No metadata is stored yet.' }, { 'content-type': 'application/problem+json' });
+      if (!stored) throw notFound('MetadataNotFound', 'No orchestration metadata is stored yet: PUT /api/metadata first.');
       if (req.query.get('format') === 'source') return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: stored.source };
       return json(200, { version: stored.version, updatedAt: stored.updatedAt, metadata: stored.metadata });
     }),

@@ -55,7 +55,8 @@ describe('orchestration API: integrity, bad input, cancel, timeout and recovery'
     expect(code).toBe(1);
     const printed = out.join('\n');
     for (const e of errors) expect(printed).toContain(`${e.path}: ${e.message}`);
-    expect((await stack.call('GET', '/metadata')).status).toBe(404);
+    const none = await stack.call('GET', '/metadata');
+    expect([none.status, none.json.code, none.headers.get('content-type')]).toEqual([404, 'MetadataNotFound', 'application/problem+json']);
   });
 
   it('when the request is bad, then each answer is a clear 4xx problem', async () => {
