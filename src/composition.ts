@@ -9,6 +9,7 @@ import { TableStorageTables, type StorageTarget } from './adapters/table-storage
 import { coreSettings, loadSettings, type AppSettings } from './config';
 import type { Deps } from './core/deps';
 import type { Logger } from './core/ports';
+import { sleep } from './core/util';
 
 function storageTarget(s: AppSettings): StorageTarget {
   const value = (s.CONDUCTOR_STORAGE ?? s.AzureWebJobsStorage) as string;
@@ -35,6 +36,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
     clock: new SystemClock(),
     log,
     ids: new CryptoIds(),
+    sleep,
     settings: coreSettings(s),
   };
 }

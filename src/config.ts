@@ -29,7 +29,9 @@ const Settings = z
     RUN_STALE_SECONDS: int(300, 1, 86_400),
     FEED_OVERLAP_SECONDS: int(30, 0, 3600),
     RECONCILE_GRACE_SECONDS: int(30, 0, 3600),
-    ADF_STARTS_PER_SECOND: int(20, 1, 1000),
+    STALE_CHECK_READS_PER_PASS: int(10, 1, 250),
+    ADF_WRITES_PER_SECOND: int(8, 1, 1000),
+    ADF_WRITE_BURST: int(100, 1, 1000),
     EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
   })
   .superRefine((s, ctx) => {
@@ -67,7 +69,9 @@ export function coreSettings(s: AppSettings): CoreSettings {
     runStaleSeconds: s.RUN_STALE_SECONDS,
     feedOverlapSeconds: s.FEED_OVERLAP_SECONDS,
     reconcileGraceSeconds: s.RECONCILE_GRACE_SECONDS,
-    startsPerSecondPerFactory: s.ADF_STARTS_PER_SECOND,
+    staleCheckReadsPerPass: s.STALE_CHECK_READS_PER_PASS,
+    armWritesPerSecond: s.ADF_WRITES_PER_SECOND,
+    armWriteBurst: s.ADF_WRITE_BURST,
     executionRetentionDays: s.EXECUTION_RETENTION_DAYS,
   };
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { DataFactoryManagementClient, type PipelineRun, type RunFilterParameters } from '@azure/arm-datafactory';
+import { DataFactoryManagementClient, type PipelineRun, type RunFilterParameters, type RunQueryFilter as RunQueryFilterSdk } from '@azure/arm-datafactory';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { NotFound, Rejected, Throttled, Unavailable } from '../core/errors';
-import type { ActivityError, AdfRunStatus, Factory, FactoryTarget, PipelineTarget, RunUpdate, StartOptions } from '../core/ports';
+import type { ActivityError, AdfRunStatus, Factory, FactoryTarget, PipelineTarget, RunQueryFilter, RunUpdate, StartOptions } from '../core/ports';
 
 export interface ArmFactoryOptions {
   /** ARM endpoint; https://management.azure.com unless pointing at the local emulator. */
@@ -52,6 +52,7 @@ function toUpdate(r: PipelineRun): RunUpdate {
     ...(r.runEnd ? { runEnd: new Date(r.runEnd).toISOString() } : {}),
     lastUpdated: r.lastUpdated ? new Date(r.lastUpdated).toISOString() : new Date().toISOString(),
     ...(r.message ? { message: r.message } : {}),
+    ...(r.runGroupId ? { runGroupId: r.runGroupId } : {}),
   };
 }
 
@@ -130,12 +131,11 @@ export class ArmFactory implements Factory {
     }
   }
 
-  async *changedRuns(f: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate> {
-    const filter: RunFilterParameters = {
-      lastUpdatedAfter: after,
-      lastUpdatedBefore: before,
-      ...(pipelines?.length ? { filters: [{ operand: 'PipelineName', operator: 'In', values: pipelines }] } : {}),
-    };
+  async *changedRuns(f: FactoryTarget, after: Date, before: Date, narrow: RunQueryFilter = {}): AsyncIterable<RunUpdate> {
+    const filters: RunQueryFilterSdk[] = [];
+    if (narrow.pipelines?.length) filters.push({ operand: 'PipelineName', operator: 'In', values: narrow.pipelines });
+    if (narrow.runGroupIds?.length) filters.push({ operand: 'RunGroupId', operator: 'In', values: narrow.runGroupIds });
+    const filter: RunFilterParameters = { lastUpdatedAfter: after, lastUpdatedBefore: before, ...(filters.length ? { filters } : {}) };
     let token: string | undefined;
     for (let page = 0; page < PAGE_GUARD; page++) {
       let res;

@@ -91,6 +91,21 @@ export class TableStorageTable implements Table {
     return this.list(undefined);
   }
 
+  async *pages(): AsyncIterable<Row[]> {
+    await this.ensure();
+    const iter = this.client.listEntities<Record<string, unknown>>().byPage({ maxPageSize: 1000 });
+    for (;;) {
+      let next;
+      try {
+        next = await iter.next();
+      } catch (e) {
+        throw mapStorageError(e);
+      }
+      if (next.done) return;
+      yield next.value.map((e) => ({ partitionKey: String(e.partitionKey), rowKey: String(e.rowKey), etag: String(e.etag), props: toProps(e) }));
+    }
+  }
+
   private list(filter: string | undefined, limit?: number): Promise<Row[]> {
     return this.call(async () => {
       const rows: Row[] = [];

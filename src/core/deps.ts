@@ -1,4 +1,4 @@
-import type { Clock, Factory, FactoryTarget, Ids, Logger, Mailer, Tables } from './ports';
+import type { Clock, Factory, FactoryTarget, Ids, Logger, Mailer, Sleep, Tables } from './ports';
 
 /** Settings the domain needs, already validated by src/config.ts. */
 export interface CoreSettings {
@@ -8,14 +8,18 @@ export interface CoreSettings {
   pauseMaxTtlSeconds: number;
   /** Base of links in emails; when absent the request's own origin is used. */
   publicBaseUrl?: string;
-  /** A run the change feed has not mentioned for this long is checked with a per-run GET. */
+  /** A run the change feed has not mentioned for this long is re-checked, by the page (RunGroupId In [...]). */
   runStaleSeconds: number;
+  /** ARM reads per factory per pass for those re-checks (pages, plus a GET for a run a page did not show). */
+  staleCheckReadsPerPass: number;
   /** The change feed is read from (watermark − overlap) to absorb clock skew and late writes. */
   feedOverlapSeconds: number;
   /** A claim left Starting this long without a runId is reconciled by the sweep. */
   reconcileGraceSeconds: number;
-  /** Starts per second per factory (ARM write limits). */
-  startsPerSecondPerFactory: number;
+  /** ARM writes (createRun, cancel) per second per subscription, shared by every instance (ARM refills 10/s). */
+  armWritesPerSecond: number;
+  /** Writes that may go at once after a quiet spell (ARM's write bucket holds 200). */
+  armWriteBurst: number;
   executionRetentionDays: number;
 }
 
@@ -27,6 +31,7 @@ export interface Deps {
   clock: Clock;
   log: Logger;
   ids: Ids;
+  sleep: Sleep;
   settings: CoreSettings;
 }
 
@@ -35,8 +40,10 @@ export const defaultCoreSettings: CoreSettings = {
   pauseDefaultTtlSeconds: 86_400,
   pauseMaxTtlSeconds: 2_592_000,
   runStaleSeconds: 300,
+  staleCheckReadsPerPass: 10,
   feedOverlapSeconds: 30,
   reconcileGraceSeconds: 30,
-  startsPerSecondPerFactory: 20,
+  armWritesPerSecond: 8,
+  armWriteBurst: 100,
   executionRetentionDays: 90,
 };

@@ -33,7 +33,20 @@ export interface RunUpdate {
   runEnd?: string;
   lastUpdated: string;
   message?: string;
+  /** The run's group: its own runId, or the first run's for a recovery rerun. */
+  runGroupId?: string;
 }
+
+/** What a run query narrows to, with ADF's operands only (ADF has no RunId operand). */
+export interface RunQueryFilter {
+  /** `PipelineName In [...]`: at most RUN_FILTER_VALUES names per call. */
+  pipelines?: string[];
+  /** `RunGroupId In [...]`: at most RUN_FILTER_VALUES ids per call. */
+  runGroupIds?: string[];
+}
+
+/** Values one `In` filter carries: ADF documents no limit, so we stay at its page size. */
+export const RUN_FILTER_VALUES = 100;
 
 export interface ActivityError {
   activity: string;
@@ -57,8 +70,8 @@ export interface Factory {
   getRun(factory: FactoryTarget, runId: string): Promise<RunUpdate>;
   /** pipelineRuns.cancel(isRecursive). Cancelling a finished run is not an error. */
   cancel(factory: FactoryTarget, runId: string): Promise<void>;
-  /** queryByFactory over [after, before), following every continuation token: the change feed. */
-  changedRuns(factory: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate>;
+  /** queryByFactory over [after, before], following every continuation token: the change feed. */
+  changedRuns(factory: FactoryTarget, after: Date, before: Date, filter?: RunQueryFilter): AsyncIterable<RunUpdate>;
   /** The failing activities of a run (queryActivityruns, every page). */
   activityErrors(factory: FactoryTarget, runId: string, runStart: Date, runEnd: Date): Promise<ActivityError[]>;
   /** pipelines.get: does the pipeline exist? */
@@ -107,6 +120,8 @@ export interface Table {
   query(partitionKey: string, range?: RangeQuery): Promise<Row[]>;
   /** Every row of the table. Only for tables that hold active work only (indexes), never history. */
   scanAll(): Promise<Row[]>;
+  /** The same rows as `scanAll`, a page (at most 1,000 rows) at a time, so a reader holds one page. */
+  pages(): AsyncIterable<Row[]>;
   /** Up to 100 operations in one partition, all or nothing. Conflict if any condition fails. */
   transact(partitionKey: string, ops: TxOp[]): Promise<void>;
 }
@@ -152,6 +167,9 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }
+
+/** Waiting, injected so that tests never wait on the wall clock. */
+export type Sleep = (ms: number) => Promise<void>;
 
 export interface Ids {
   /** A new unique, URL-safe id. */

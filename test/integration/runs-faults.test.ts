@@ -1,7 +1,7 @@
 import type { Scenario } from '../../local/factory-emulator/scenario';
 import type { Deps } from '../../src/core/deps';
 import { Unavailable } from '../../src/core/errors';
-import type { Factory, FactoryTarget, RunUpdate } from '../../src/core/ports';
+import type { Factory, FactoryTarget, RunQueryFilter, RunUpdate } from '../../src/core/ports';
 import { ArmFactory } from '../../src/adapters/arm-factory';
 import { startTrackedRun } from '../../src/core/runs/start';
 import { startTestStack, sweepUntil, TEST_FACTORY, TEST_RG, TEST_SUBSCRIPTION, type TestStack } from '../support/test-stack';
@@ -19,9 +19,9 @@ function withFailingQueries(real: Factory, failures: number): Factory {
     cancel: (f, id) => real.cancel(f, id),
     activityErrors: (f, id, a, b) => real.activityErrors(f, id, a, b),
     pipelineExists: (t) => real.pipelineExists(t),
-    changedRuns(f: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate> {
+    changedRuns(f: FactoryTarget, after: Date, before: Date, filter?: RunQueryFilter): AsyncIterable<RunUpdate> {
       if (left-- > 0) throw new Unavailable('query pipeline runs: HTTP 503');
-      return real.changedRuns(f, after, before, pipelines);
+      return real.changedRuns(f, after, before, filter);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { defaultCoreSettings, type CoreSettings, type Deps } from '../../src/core/deps';
 import { NotFound, Rejected, Throttled, Unavailable } from '../../src/core/errors';
-import type { ActivityError, AdfRunStatus, Clock, Factory, FactoryTarget, Logger, PipelineTarget, RunUpdate } from '../../src/core/ports';
+import type { ActivityError, AdfRunStatus, Clock, Factory, FactoryTarget, Logger, PipelineTarget, RunQueryFilter, RunUpdate } from '../../src/core/ports';
 import { CryptoIds } from '../../src/adapters/system';
 import { InMemoryTables } from './in-memory-tables';
 
@@ -73,7 +73,7 @@ export class FakeFactory implements Factory {
     if (run && run.status === 'InProgress') this.finish(runId, 'Cancelled');
   }
 
-  async *changedRuns(f: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate> {
+  async *changedRuns(f: FactoryTarget, after: Date, before: Date, filter: RunQueryFilter = {}): AsyncIterable<RunUpdate> {
     this.calls.changedRuns++;
     if (this.failQueries > 0) {
       this.failQueries--;
@@ -82,7 +82,8 @@ export class FakeFactory implements Factory {
     const [a, b] = [after.toISOString(), before.toISOString()];
     for (const r of this.runs) {
       if (r.factory !== this.key(f) || r.lastUpdated < a || r.lastUpdated > b) continue;
-      if (pipelines && !pipelines.includes(r.pipeline)) continue;
+      if (filter.pipelines && !filter.pipelines.includes(r.pipeline)) continue;
+      if (filter.runGroupIds && !filter.runGroupIds.includes(r.runGroupId ?? r.runId)) continue;
       yield this.view(r);
     }
   }
@@ -121,6 +122,7 @@ export function unitDeps(settings: Partial<CoreSettings> = {}): Deps & { factory
     clock,
     log: silentLogger,
     ids: new CryptoIds(),
-    settings: { ...defaultCoreSettings, defaultFactory: UNIT_FACTORY, startsPerSecondPerFactory: 1000, ...settings },
+    sleep: async (ms) => clock.advance(ms),
+    settings: { ...defaultCoreSettings, defaultFactory: UNIT_FACTORY, armWritesPerSecond: 1000, armWriteBurst: 1000, ...settings },
   };
 }

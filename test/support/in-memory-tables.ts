@@ -62,6 +62,10 @@ export class InMemoryTable implements Table {
     for (const k of keys) out.push(...(await this.query(k)));
     return out;
   }
+  async *pages(): AsyncIterable<Row[]> {
+    const all = await this.scanAll();
+    for (let i = 0; i < all.length; i += 1000) yield all.slice(i, i + 1000);
+  }
   async transact(pk: string, ops: TxOp[]): Promise<void> {
     await Promise.resolve();
     if (ops.length > 100) throw new Error('a transaction holds at most 100 operations');

@@ -53,7 +53,8 @@ export async function startTestStack(opts: { scenario: Scenario; env?: Record<st
     ADF_CA_CERT: caFile,
     EMAIL_OUTBOX_DIR: outbox,
     RECONCILE_GRACE_SECONDS: '1',
-    ADF_STARTS_PER_SECOND: '1000',
+    ADF_WRITES_PER_SECOND: '1000',
+    ADF_WRITE_BURST: '1000',
     ...opts.env,
   };
   const logs: string[] = [];

@@ -1,7 +1,8 @@
+import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, Throttled } from '../errors';
-import { isTerminalAdf, type ActivityError } from '../ports';
-import type { TrackedRun } from '../runs/model';
+import type { ActivityError } from '../ports';
+import { isTerminalRun, type TrackedRun } from '../runs/model';
 import { startTrackedRun } from '../runs/start';
 import { RunStore } from '../runs/store';
 import { addSeconds, iso, mapLimit } from '../util';
@@ -108,12 +109,12 @@ async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: W
   await applyRun(deps, store, e.executionId, claimed, run);
   // A cancel that raced this start: do not leave an ADF run behind.
   const head = await store.head(e.executionId);
-  if (head?.status === 'Cancelled' && run.runId && !isTerminalAdf(run.status)) await deps.factory.cancel(run.target, run.runId).catch(() => undefined);
+  if (head?.status === 'Cancelled' && run.runId && !isTerminalRun(run.status)) await cancelRun(deps, run.target, run.runId).catch(() => undefined);
 }
 
 /** Brings a worker up to date with its tracked run (Running once it has a runId; terminal once settled). */
 async function applyRun(deps: Deps, store: ExecutionStore, executionId: string, w: Worker, run: TrackedRun): Promise<void> {
-  if (isTerminalAdf(run.status)) {
+  if (isTerminalRun(run.status)) {
     await store.saveWorker(executionId, await settledWorker(deps, w, run)).catch(ignoreConflict);
     return;
   }
@@ -132,7 +133,7 @@ async function recoverStarting(deps: Deps, store: ExecutionStore, e: Execution, 
   await mapLimit(stuck, 8, async (w) => {
     const run = w.trackId ? await runs.get(w.trackId) : undefined;
     if (run) {
-      if (run.runId || isTerminalAdf(run.status)) {
+      if (run.runId || isTerminalRun(run.status)) {
         await applyRun(deps, store, e.executionId, w, run);
         changed = true;
       }
@@ -151,7 +152,7 @@ async function timeOutOverdue(deps: Deps, store: ExecutionStore, e: Execution, w
     (w) => w.status === 'Running' && w.timeoutSeconds !== undefined && w.startedAt && addSeconds(new Date(w.startedAt), w.timeoutSeconds) < now,
   );
   for (const w of overdue) {
-    if (w.runId) await deps.factory.cancel(w.target, w.runId);
+    if (w.runId) await cancelRun(deps, w.target, w.runId);
     await finishWorker(deps, store, e.executionId, w, 'Failed', { activity: '', code: 'Timeout', message: `The worker exceeded its timeout of ${w.timeoutSeconds} s and was cancelled.` });
     deps.log.warn('worker timed out', { executionId: e.executionId, worker: w.name, runId: w.runId });
   }
@@ -201,7 +202,7 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
 
 async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Worker> {
   if (isTerminalWorker(w.status) || w.trackId !== run.trackId) throw new Conflict('nothing to settle');
-  const status: WorkerStatus = run.status === 'Succeeded' ? 'Succeeded' : run.status === 'Cancelled' ? 'Cancelled' : 'Failed';
+  const status: WorkerStatus = run.status === 'Succeeded' || run.status === 'Cancelled' || run.status === 'Unknown' ? run.status : 'Failed';
   return {
     ...w,
     status,

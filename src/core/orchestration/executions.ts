@@ -1,3 +1,4 @@
+import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import { conflict, Conflict, NotFound, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
 import { isTerminalAdf } from '../ports';
@@ -166,7 +167,7 @@ export async function cancelExecution(deps: Deps, executionId: string) {
     const open = workers.filter((w) => !isTerminalWorker(w.status));
     if (open.length === 0) break;
     await mapLimit(open, 8, async (w) => {
-      if (w.runId) await deps.factory.cancel(w.target, w.runId).catch((e: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (e as Error).name }));
+      if (w.runId) await cancelRun(deps, w.target, w.runId).catch((e: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (e as Error).name }));
       await store.saveWorker(executionId, { ...w, status: 'Cancelled', endedAt: iso(deps.clock.now()) }).catch((e: unknown) => {
         if (!(e instanceof Conflict)) throw e;
       });

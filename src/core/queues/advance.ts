@@ -2,10 +2,10 @@
  * The queues' part of the sweep: Settle (a job's run ended → end the job, start the next one) and
  * Advance (time out overdue jobs, retry deferred starts, fill free slots) over active queues only.
  */
+import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import type { Row } from '../ports';
-import { isTerminalAdf } from '../ports';
-import { factoryOf } from '../runs/model';
+import { factoryOf, isTerminalRun } from '../runs/model';
 import type { Settler } from '../runs/observe';
 import { RunStore } from '../runs/store';
 import { addSeconds, mapLimit } from '../util';
@@ -65,13 +65,13 @@ async function advanceQueue(deps: Deps, store: QueueStore, marker: Row): Promise
 /** A job past its timeout: its ADF run is cancelled (not awaited to the end) and the slot goes to the next job. */
 async function timeOut(deps: Deps, store: QueueStore, job: Job): Promise<void> {
   const run = await new RunStore(deps.tables).get(jobTrackId(job));
-  if (run && isTerminalAdf(run.status)) {
+  if (run && isTerminalRun(run.status)) {
     await settleJob(deps, store, job, run); // it ended in time; only the settle is late
     return;
   }
   const runId = job.runId ?? run?.runId;
   if (run && !runId) return; // still being started: its runId is needed to cancel it; the next pass decides
-  if (runId) await deps.factory.cancel(factoryOf(job.target), runId);
+  if (runId) await cancelRun(deps, factoryOf(job.target), runId);
   const ended = await endJob(deps, store, job, 'TIMEDOUT', { ...(runId ? { runId } : {}), message: `Timed out after ${job.timeoutSeconds} s; its run was cancelled.` }, ['RUNNING']);
   if (ended) deps.log.info('job timed out', { queue: job.queue, jobId: job.jobId, runId });
 }
@@ -80,6 +80,6 @@ async function timeOut(deps: Deps, store: QueueStore, job: Job): Promise<void> {
 async function retryStart(deps: Deps, store: QueueStore, job: Job): Promise<void> {
   const run = await new RunStore(deps.tables).get(jobTrackId(job));
   if (!run) await launch(deps, store, job); // no claim: start it now (same trackId, so never twice)
-  else if (run.runId || isTerminalAdf(run.status)) await attachRun(deps, store, job, run);
+  else if (run.runId || isTerminalRun(run.status)) await attachRun(deps, store, job, run);
   // else: a claim still Starting is resolved by the sweep's Reconcile step
 }

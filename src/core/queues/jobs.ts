@@ -3,12 +3,12 @@
  * and free its slot. Each status change is one transaction over the head and the job (see model.ts);
  * whoever loses a race re-reads and re-decides.
  */
+import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, upstreamUnavailable } from '../errors';
 import { currentMetadata } from '../orchestration/metadata-store';
 import type { QueueDef } from '../orchestration/metadata';
-import { isTerminalAdf } from '../ports';
-import { factoryOf, type TrackedRun } from '../runs/model';
+import { factoryOf, isTerminalRun, type TrackedRun } from '../runs/model';
 import { startTrackedRun } from '../runs/start';
 import { iso } from '../util';
 import { jobOwnerId, jobTrackId, type Head, type Job, type JobStatus } from './model';
@@ -80,7 +80,7 @@ export function endJob(deps: Deps, store: QueueStore, job: Pick<Job, 'queue' | '
 function outcomeOf(run: TrackedRun): JobStatus {
   if (run.notStarted) return 'USER_ERROR';
   if (run.status === 'Succeeded') return 'COMPLETED';
-  if (run.status === 'Failed') return 'FAILED';
+  if (run.status === 'Failed' || run.status === 'Unknown') return 'FAILED';
   // Cancelled by someone else (ADF Studio, another tool): a user cancelled it.
   return 'TERMINATED';
 }
@@ -145,7 +145,7 @@ export async function launch(deps: Deps, store: QueueStore, job: Job): Promise<L
 
 /** Records the runId on the job; a run that already ended settles the job; a job ended meanwhile loses its run. */
 export async function attachRun(deps: Deps, store: QueueStore, job: Job, run: TrackedRun): Promise<Launch> {
-  if (isTerminalAdf(run.status)) {
+  if (isTerminalRun(run.status)) {
     const ended = await settleJob(deps, store, job, run);
     return { kind: 'ended', job: ended ?? (await store.job(job.queue, job.seq)) ?? job };
   }
@@ -170,7 +170,7 @@ export async function attachRun(deps: Deps, store: QueueStore, job: Job, run: Tr
 
 async function cancelOrphan(deps: Deps, job: Job, runId: string): Promise<void> {
   try {
-    await deps.factory.cancel(factoryOf(job.target), runId);
+    await cancelRun(deps, factoryOf(job.target), runId);
     deps.log.info('cancelled the run of a job that ended while it started', { queue: job.queue, jobId: job.jobId, runId });
   } catch (e) {
     deps.log.error('could not cancel the run of an ended job', { queue: job.queue, jobId: job.jobId, runId, error: (e as Error).name });

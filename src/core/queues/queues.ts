@@ -1,11 +1,12 @@
 /**
  * Queue use cases: EnqueueJob, GetQueue, GetJob, CancelJob. The rules are in docs/queues.md.
  */
+import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import { conflict, Conflict, notFound, payloadTooLarge, upstreamUnavailable } from '../errors';
 import type { QueueDef } from '../orchestration/metadata';
-import { isTerminalAdf, type PipelineTarget } from '../ports';
-import { factoryOf, resolveTarget, type RunReference, type TrackedRun } from '../runs/model';
+import type { PipelineTarget } from '../ports';
+import { factoryOf, isTerminalRun, resolveTarget, type RunReference, type TrackedRun } from '../runs/model';
 import { RunStore } from '../runs/store';
 import { addSeconds, iso, sleep } from '../util';
 import { declaredQueue, endJob, fillSlots, launch, queueBusy, settleJob } from './jobs';
@@ -174,7 +175,7 @@ export async function cancelJob(deps: Deps, queue: string, jobId: string, reason
       continue; // it started (or ended) meanwhile: decide again
     }
     const run = await startDecided(deps, store, job);
-    if (run && isTerminalAdf(run.status)) {
+    if (run && isTerminalRun(run.status)) {
       // It ended before the sweep noticed: record the real outcome, then answer 409 on the next round.
       await settleJob(deps, store, job, run);
       await fillSlots(deps, queue);
@@ -182,7 +183,7 @@ export async function cancelJob(deps: Deps, queue: string, jobId: string, reason
     }
     const runId = job.runId ?? run?.runId;
     if (run && !runId) throw upstreamUnavailable(deps.settings.reconcileGraceSeconds, 'The job is still being started in Data Factory; retry shortly.');
-    if (runId) await deps.factory.cancel(factoryOf(job.target), runId);
+    if (runId) await cancelRun(deps, factoryOf(job.target), runId);
     const ended = await endJob(deps, store, job, 'TERMINATED', { ...(runId ? { runId } : {}), message }, ['RUNNING']);
     if (!ended) continue;
     deps.log.info('running job cancelled; its slot is free', { queue, jobId, runId });

@@ -54,7 +54,7 @@ async function awaitRunId(deps: Deps, run: TrackedRun): Promise<TrackedRun | und
 }
 
 export async function getRun(deps: Deps, id: string): Promise<TrackedRun> {
-  const run = await new RunStore(deps.tables).find(id);
+  const run = await new RunStore(deps.tables).view(id);
   if (!run) throw notFound('RunNotFound', `No tracked run '${id}'.`);
   return run;
 }

@@ -1,9 +1,14 @@
 import { validationFailed, type FieldProblem } from '../errors';
-import type { AdfRunStatus, FactoryTarget, PipelineTarget, Props, Row, StartOptions } from '../ports';
+import { isTerminalAdf, type AdfRunStatus, type FactoryTarget, type PipelineTarget, type Props, type Row, type StartOptions } from '../ports';
 import { parseJson } from '../util';
 
-/** ADF's statuses, plus `Starting` while a claim has no runId yet. */
-export type RunStatus = 'Starting' | AdfRunStatus;
+/**
+ * ADF's statuses, plus `Starting` while a claim has no runId yet, and `Unknown` for a run Data Factory
+ * no longer knows (it answered 404): terminal, handed to the owner like any other end.
+ */
+export type RunStatus = 'Starting' | AdfRunStatus | 'Unknown';
+/** A tracked run that will not change any more: ADF's terminal statuses, or Unknown. */
+export const isTerminalRun = (s: string): boolean => s === 'Unknown' || isTerminalAdf(s);
 export type OwnerKind = 'none' | 'worker' | 'job' | 'pause';
 /** Who is told when the run ends. `id` is owner-specific (e.g. `executionId/worker`). */
 export interface Owner {

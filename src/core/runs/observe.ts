@@ -1,10 +1,24 @@
+/**
+ * Observe and Settle: what ADF says about the runs we track reaches their records and their owners.
+ *
+ * Cost follows what changed, not what runs (docs/performance.md):
+ * - the active index is read a page at a time; a pass keeps only a per-factory summary in memory
+ *   (pipeline names, the stalest runs up to the re-check budget, unfinished claims);
+ * - the change feed is read once per factory, narrowed to the pipelines we track, so runs of other
+ *   pipelines cost nothing; each item is matched by point reads, never by a map of every live run;
+ * - an intermediate change (Queued → InProgress) is a batched write to the index (100 rows per
+ *   transaction); only a terminal status touches the run record and reaches its owner;
+ * - runs the feed has not mentioned for RUN_STALE_SECONDS are re-checked by the page (`RunGroupId In
+ *   [...]`, 100 runs a call), the stalest first, within STALE_CHECK_READS_PER_PASS reads; a run no page
+ *   shows is asked for once, and a 404 ends it Unknown.
+ */
 import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
-import { isTerminalAdf, type FactoryTarget, type Row, type RunUpdate } from '../ports';
+import { isTerminalAdf, RUN_FILTER_VALUES, type FactoryTarget, type RunUpdate } from '../ports';
 import { addSeconds, iso, mapLimit } from '../util';
-import type { OwnerKind, TrackedRun } from './model';
+import { isTerminalRun, type OwnerKind, type TrackedRun } from './model';
 import { reconcileClaim } from './start';
-import { activeFactory, RunStore } from './store';
+import { RunStore, type ActiveEntry, type ActivePatch } from './store';
 
 /** What an owner does when one of its runs reaches a terminal state. Must be idempotent. */
 export type Settler = (deps: Deps, run: TrackedRun) => Promise<void>;
@@ -14,20 +28,25 @@ export interface ObserveReport {
   factories: number;
   active: number;
   changed: number;
+  /** Runs re-checked because the feed had not mentioned them for RUN_STALE_SECONDS. */
   staleChecks: number;
+  /** ARM reads this pass made (feed pages are counted per call). */
+  armReads: number;
+  unknown: number;
   reconciled: number;
   settled: TrackedRun[];
   errors: number;
 }
 
-const WATERMARK = 'watermark';
+/** At most this many unfinished claims are reconciled per factory per pass (the rest wait a pass). */
+const CLAIMS_PER_PASS = 200;
+const UNKNOWN_MESSAGE = 'Data Factory no longer knows this run (404): it is not running.';
 
-/** Applies what ADF reported to the run record (conditional write; a terminal status is final). */
+/** Applies a terminal status ADF reported to the run record (conditional write; a terminal status is final). */
 export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, u: RunUpdate): Promise<TrackedRun | undefined> {
   for (let i = 0; i < 5; i++) {
     const run = await store.get(trackId);
-    if (!run || run.runId !== u.runId) return run;
-    if (isTerminalAdf(run.status)) return run;
+    if (!run || run.runId !== u.runId || isTerminalRun(run.status)) return run;
     if (run.status === u.status && run.lastUpdated === u.lastUpdated) return run;
     try {
       const saved = await store.save({
@@ -39,8 +58,6 @@ export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, 
         ...(u.message ? { message: u.message } : {}),
       });
       deps.log.info('run status', { trackId, runId: u.runId, status: u.status });
-      // A terminal run leaves the active index when it settles; only live runs need the mirror.
-      if (!isTerminalAdf(saved.status)) await store.touchActive(saved, iso(deps.clock.now()));
       return saved;
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
@@ -49,16 +66,21 @@ export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, 
   return store.get(trackId);
 }
 
-/** Hands a terminal run to its owner exactly once, then drops it from the active index. */
+/**
+ * Hands a terminal run to its owner exactly once, then drops it from the active index.
+ * Returns whether the owner was told in this call.
+ */
 export async function settleRun(deps: Deps, settlers: Settlers, run: TrackedRun): Promise<boolean> {
   const store = new RunStore(deps.tables);
-  if (!isTerminalAdf(run.status)) return false;
+  if (!isTerminalRun(run.status)) return false;
   let current: TrackedRun | undefined = run;
+  let told = false;
   if (!current.settled) {
     await settlers[current.owner.kind]?.(deps, current);
     for (let i = 0; i < 5 && current && !current.settled; i++) {
       try {
         current = await store.save({ ...current, settled: true });
+        told = true;
       } catch (e) {
         if (e instanceof NotFound) break; // an anonymous claim ADF never started is removed, not kept
         if (!(e instanceof Conflict)) throw e;
@@ -67,104 +89,248 @@ export async function settleRun(deps: Deps, settlers: Settlers, run: TrackedRun)
     }
   }
   await store.deactivate(run);
-  return true;
+  return told;
+}
+
+/** What one streaming read of the index keeps of a factory: O(pipelines + budget), not O(runs). */
+class FactorySummary {
+  active = 0;
+  readonly pipelines = new Set<string>();
+  oldestClaim: string;
+  /** The stalest runs, oldest news first, at most `cap`. */
+  private stale: ActiveEntry[] = [];
+  readonly claims: ActiveEntry[] = [];
+  /** Index rows written before the index carried the pipeline. */
+  readonly unnamed: ActiveEntry[] = [];
+
+  constructor(
+    readonly key: string,
+    readonly factory: FactoryTarget,
+    private readonly cap: number,
+    now: Date,
+  ) {
+    this.oldestClaim = iso(now);
+  }
+
+  add(e: ActiveEntry, staleBefore: string, graceBefore: string): void {
+    this.active++;
+    if (e.claimedAt < this.oldestClaim) this.oldestClaim = e.claimedAt;
+    if (e.pipeline) this.pipelines.add(e.pipeline);
+    else this.unnamed.push(e);
+    if (!e.runId) {
+      if (e.claimedAt < graceBefore && this.claims.length < CLAIMS_PER_PASS) this.claims.push(e);
+      return;
+    }
+    if (e.checkedAt < staleBefore) {
+      this.stale.push(e);
+      if (this.stale.length >= this.cap * 2) this.trim();
+    }
+  }
+
+  stalest(): ActiveEntry[] {
+    this.trim();
+    return this.stale;
+  }
+
+  private trim(): void {
+    this.stale.sort((a, b) => (a.checkedAt < b.checkedAt ? -1 : a.checkedAt > b.checkedAt ? 1 : 0));
+    this.stale.length = Math.min(this.stale.length, this.cap);
+  }
+}
+
+/** One factory's pass: what it read, and what must reach owners. */
+interface Pass {
+  deps: Deps;
+  store: RunStore;
+  summary: FactorySummary;
+  now: Date;
+  report: ObserveReport;
+  patches: Array<{ entry: ActiveEntry; patch: ActivePatch }>;
+  toSettle: TrackedRun[];
+  /** trackIds the feed mentioned this pass (O(changed)). */
+  mentioned: Set<string>;
 }
 
 /** Observe + Settle for every factory with active runs. Reads each factory's change feed once. */
 export async function observeAndSettle(deps: Deps, settlers: Settlers): Promise<ObserveReport> {
   const store = new RunStore(deps.tables);
-  const rows = await store.activeRows();
-  const byFactory = new Map<string, Row[]>();
-  for (const r of rows) {
-    const list = byFactory.get(r.partitionKey) ?? [];
-    list.push(r);
-    byFactory.set(r.partitionKey, list);
+  const now = deps.clock.now();
+  const staleBefore = iso(addSeconds(now, -deps.settings.runStaleSeconds));
+  const graceBefore = iso(addSeconds(now, -deps.settings.reconcileGraceSeconds));
+  const cap = deps.settings.staleCheckReadsPerPass * RUN_FILTER_VALUES;
+  const summaries = new Map<string, FactorySummary>();
+  for await (const page of store.activePages()) {
+    for (const e of page) {
+      let s = summaries.get(e.key);
+      if (!s) summaries.set(e.key, (s = new FactorySummary(e.key, e.factory, cap, now)));
+      s.add(e, staleBefore, graceBefore);
+    }
   }
-  const report: ObserveReport = { factories: byFactory.size, active: rows.length, changed: 0, staleChecks: 0, reconciled: 0, settled: [], errors: 0 };
-  await mapLimit([...byFactory.entries()], 4, async ([key, list]) => {
+  const report: ObserveReport = { factories: summaries.size, active: 0, changed: 0, staleChecks: 0, armReads: 0, unknown: 0, reconciled: 0, settled: [], errors: 0 };
+  for (const s of summaries.values()) report.active += s.active;
+  await mapLimit([...summaries.values()], 4, async (summary) => {
+    const pass: Pass = { deps, store, summary, now, report, patches: [], toSettle: [], mentioned: new Set() };
     try {
-      await observeFactory(deps, settlers, store, key, list, report);
+      await nameLegacyEntries(pass);
+      await readFeed(pass);
+      await recheckStale(pass);
+      await store.patchActive(pass.patches);
+      await reconcileClaims(pass);
     } catch (e) {
       report.errors++;
-      deps.log.warn('observe failed for a factory; the next pass retries', { factory: key, error: (e as Error).name });
+      deps.log.warn('observe failed for a factory; the next pass retries', { factory: summary.key, error: (e as Error).name });
     }
+    // Whatever reached a terminal state is handed over even if a later step failed.
+    await mapLimit(pass.toSettle, 8, async (run) => {
+      if (await settleRun(deps, settlers, run)) report.settled.push(run);
+    });
   });
   return report;
 }
 
-async function observeFactory(deps: Deps, settlers: Settlers, store: RunStore, key: string, rows: Row[], report: ObserveReport): Promise<void> {
-  const f: FactoryTarget = activeFactory(rows[0] as Row);
-  const now = deps.clock.now();
-  const sweepTable = deps.tables.table('Sweep');
-  const mark = await sweepTable.get(WATERMARK, key);
-  const oldestClaim = rows.reduce((m, r) => (String(r.props.claimedAt) < m ? String(r.props.claimedAt) : m), iso(now));
-  // Runs claimed after the watermark changed after it too; the overlap absorbs clock skew and late writes.
-  const after = addSeconds(new Date(mark ? String(mark.props.at) : oldestClaim), -deps.settings.feedOverlapSeconds);
-
-  const byRunId = new Map<string, Row>();
-  for (const r of rows) if (typeof r.props.runId === 'string') byRunId.set(r.props.runId, r);
-  const mentioned = new Set<string>();
-  const changed: Array<[string, RunUpdate]> = [];
-  // The feed: one call per page of runs whose lastUpdated moved, however many are running.
-  for await (const u of deps.factory.changedRuns(f, after, now)) {
-    const row = byRunId.get(u.runId);
-    if (!row) continue;
-    mentioned.add(row.rowKey);
-    if (row.props.status === u.status && !isTerminalAdf(u.status)) continue;
-    changed.push([row.rowKey, u]);
+/** The feed from the watermark (less the overlap) to now, narrowed to the pipelines we track. */
+async function readFeed(p: Pass): Promise<void> {
+  const { deps, store, summary, now } = p;
+  const mark = await store.watermark(summary.key);
+  const after = addSeconds(new Date(mark.at ?? summary.oldestClaim), -deps.settings.feedOverlapSeconds);
+  const names = [...summary.pipelines].sort();
+  for (let i = 0; i < names.length; i += RUN_FILTER_VALUES) {
+    p.report.armReads++;
+    let batch: RunUpdate[] = [];
+    for await (const u of deps.factory.changedRuns(summary.factory, after, now, { pipelines: names.slice(i, i + RUN_FILTER_VALUES) })) {
+      batch.push(u);
+      if (batch.length >= RUN_FILTER_VALUES) {
+        p.report.armReads++;
+        await seenAll(p, batch);
+        batch = [];
+      }
+    }
+    await seenAll(p, batch);
   }
-  report.changed += changed.length;
+  await store.saveWatermark(summary.key, iso(now), mark.etag);
+}
 
-  const toSettle: TrackedRun[] = [];
-  await mapLimit(changed, 8, async ([trackId, u]) => {
-    const run = await applyUpdate(deps, store, trackId, u);
-    if (run && isTerminalAdf(run.status)) toSettle.push(run);
+/** Matches feed items to our runs by point reads (the runId index): O(changed) in memory. */
+async function seenAll(p: Pass, items: RunUpdate[]): Promise<void> {
+  await mapLimit(items, 16, async (u) => {
+    const trackId = await p.store.trackIdOf(u.runId);
+    if (!trackId) return; // a run of a tracked pipeline that someone else started
+    p.mentioned.add(trackId);
+    await seen(p, trackId, u, undefined);
   });
+}
 
-  const watermark = { at: iso(now) };
-  if (mark) await sweepTable.update(WATERMARK, key, watermark, mark.etag).catch(ignoreConflict);
-  else await sweepTable.insert(WATERMARK, key, watermark).catch(ignoreConflict);
+/**
+ * What ADF said about one of our runs. A terminal status goes to the record (then the owner); an
+ * intermediate one only to the index, in the pass's batch. `entry` is given when the caller has it.
+ */
+async function seen(p: Pass, trackId: string, u: RunUpdate, entry: ActiveEntry | undefined): Promise<void> {
+  if (isTerminalAdf(u.status)) {
+    const run = await applyUpdate(p.deps, p.store, trackId, u);
+    if (run && isTerminalRun(run.status)) {
+      if (!run.settled) p.report.changed++;
+      p.toSettle.push(run);
+    }
+    return;
+  }
+  const current = entry ?? (await p.store.activeEntry(p.summary.key, trackId));
+  if (!current) return;
+  const changed = current.status !== u.status;
+  // The runId goes into the index only with the record (start path, Reconcile): never ahead of it.
+  if (!changed && !entry) return;
+  if (changed) p.report.changed++;
+  p.patches.push({ entry: current, patch: { status: u.status, checkedAt: iso(p.now), ...(u.runGroupId ? { runGroupId: u.runGroupId } : {}) } });
+}
 
-  // Fallbacks: runs the feed has not mentioned for too long, claims without a runId, orphans.
-  const staleBefore = iso(addSeconds(now, -deps.settings.runStaleSeconds));
-  const graceBefore = iso(addSeconds(now, -deps.settings.reconcileGraceSeconds));
-  await mapLimit(rows, 8, async (r) => {
-    const status = String(r.props.status);
-    const runId = typeof r.props.runId === 'string' ? r.props.runId : undefined;
-    if (mentioned.has(r.rowKey)) return;
-    if (isTerminalAdf(status)) {
-      const run = await store.get(r.rowKey);
-      if (run && isTerminalAdf(run.status)) toSettle.push(run);
-      else if (!run) await store.active.delete(key, r.rowKey, r.etag).catch(ignoreConflict);
+/**
+ * Runs without news for RUN_STALE_SECONDS, stalest first: by the page, 100 run groups a call, within the
+ * pass's read budget. A run no page shows is asked for by id (also within budget); 404 ends it Unknown.
+ */
+async function recheckStale(p: Pass): Promise<void> {
+  const { deps, summary } = p;
+  const budget = deps.settings.staleCheckReadsPerPass;
+  let reads = 0;
+  const candidates = summary.stalest().filter((e) => !p.mentioned.has(e.trackId));
+  const missing: ActiveEntry[] = [];
+  for (let i = 0; i < candidates.length && reads < budget; i += RUN_FILTER_VALUES) {
+    const chunk = candidates.slice(i, i + RUN_FILTER_VALUES);
+    const groups = [...new Set(chunk.map((e) => e.runGroupId ?? e.runId ?? ''))];
+    const oldest = chunk.reduce((m, e) => (e.claimedAt < m ? e.claimedAt : m), iso(p.now));
+    const since = addSeconds(new Date(oldest), -deps.settings.feedOverlapSeconds - 60);
+    const found = new Map<string, RunUpdate>();
+    let items = 0;
+    for await (const u of deps.factory.changedRuns(summary.factory, since, p.now, { runGroupIds: groups })) {
+      found.set(u.runId, u);
+      items++;
+    }
+    reads += Math.max(1, Math.ceil(items / RUN_FILTER_VALUES));
+    p.report.staleChecks += chunk.length;
+    await mapLimit(chunk, 8, async (e) => {
+      const u = e.runId ? found.get(e.runId) : undefined;
+      if (u) await seen(p, e.trackId, u, e);
+      else missing.push(e);
+    });
+  }
+  for (const e of missing) {
+    if (reads >= budget) break;
+    reads++;
+    try {
+      await seen(p, e.trackId, await deps.factory.getRun(summary.factory, e.runId ?? ''), e);
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+      await endUnknown(p, e);
+    }
+  }
+  p.report.armReads += reads;
+}
+
+/** ADF answered 404 for a run we started: it is not running, and its owner must hear so. */
+async function endUnknown(p: Pass, e: ActiveEntry): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    const run = await p.store.get(e.trackId);
+    if (!run) return p.store.dropEntry(e);
+    if (isTerminalRun(run.status)) {
+      p.toSettle.push(run);
       return;
     }
-    if (runId && String(r.props.checkedAt) < staleBefore) {
-      report.staleChecks++;
-      try {
-        const u = await deps.factory.getRun(f, runId);
-        const run = await applyUpdate(deps, store, r.rowKey, u);
-        if (run && isTerminalAdf(run.status)) toSettle.push(run);
-        else if (run) await store.touchActive(run, iso(now));
-      } catch (e) {
-        if (!(e instanceof NotFound)) throw e;
-        deps.log.warn('tracked run is unknown to Data Factory', { runId });
-      }
+    try {
+      const ended = await p.store.save({ ...run, status: 'Unknown', runEnd: iso(p.now), message: UNKNOWN_MESSAGE });
+      p.deps.log.warn('tracked run is unknown to Data Factory; it ends Unknown', { trackId: e.trackId, runId: e.runId });
+      p.report.unknown++;
+      p.toSettle.push(ended);
+      return;
+    } catch (err) {
+      if (!(err instanceof Conflict)) throw err;
+    }
+  }
+}
+
+/**
+ * Reconcile: index rows without a runId past the grace period. A record that already has its runId
+ * (a crash between the record and the index) repairs the index; a claim still Starting is resolved.
+ */
+async function reconcileClaims(p: Pass): Promise<void> {
+  await mapLimit(p.summary.claims, 8, async (e) => {
+    const run = await p.store.get(e.trackId);
+    if (!run) return p.store.dropEntry(e);
+    if (isTerminalRun(run.status)) {
+      p.toSettle.push(run);
       return;
     }
-    if (!runId && String(r.props.claimedAt) < graceBefore) {
-      const run = await store.get(r.rowKey);
-      if (!run) {
-        await store.active.delete(key, r.rowKey, r.etag).catch(ignoreConflict);
-        return;
-      }
-      report.reconciled++;
-      const done = await reconcileClaim(deps, run.trackId, { mayRestart: true });
-      if (isTerminalAdf(done.status)) toSettle.push(done);
-    }
+    if (run.runId) return p.store.mirror(run, iso(p.now));
+    p.report.reconciled++;
+    const done = await reconcileClaim(p.deps, run.trackId, { mayRestart: true });
+    if (isTerminalRun(done.status)) p.toSettle.push(done);
   });
+}
 
-  await mapLimit(toSettle, 8, async (run) => {
-    if (await settleRun(deps, settlers, run)) report.settled.push(run);
+/** Index rows from before the index named the pipeline: learn it from the record, once. */
+async function nameLegacyEntries(p: Pass): Promise<void> {
+  await mapLimit(p.summary.unnamed, 8, async (e) => {
+    const run = await p.store.get(e.trackId);
+    if (!run) return;
+    p.summary.pipelines.add(run.target.pipeline);
+    await p.store.rename(e, run.target.pipeline);
   });
 }
 
@@ -174,14 +340,11 @@ export async function observeOne(deps: Deps, settlers: Settlers, runId: string):
   const run = await store.find(runId);
   if (!run || !run.runId) return run;
   let current: TrackedRun | undefined = run;
-  if (!isTerminalAdf(run.status)) {
+  if (!isTerminalRun(run.status)) {
     const u = await deps.factory.getRun(run.target, run.runId);
-    current = await applyUpdate(deps, store, run.trackId, u);
+    if (isTerminalAdf(u.status)) current = await applyUpdate(deps, store, run.trackId, u);
+    else await store.mirror({ ...run, status: u.status }, iso(deps.clock.now()));
   }
-  if (current && isTerminalAdf(current.status) && !current.settled) await settleRun(deps, settlers, current);
-  return current && (await store.get(current.trackId));
+  if (current && isTerminalRun(current.status) && !current.settled) await settleRun(deps, settlers, current);
+  return store.view(runId);
 }
-
-const ignoreConflict = (e: unknown) => {
-  if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
-};

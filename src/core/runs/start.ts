@@ -2,7 +2,8 @@ import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, Throttled, Unavailable } from '../errors';
 import type { PipelineTarget, RunUpdate, StartOptions } from '../ports';
 import { addSeconds, iso } from '../util';
-import { factoryKey, factoryOf, sameParams, type Owner, type TrackedRun } from './model';
+import { factoryOf, sameParams, type Owner, type TrackedRun } from './model';
+import { writePacer } from './pacing';
 import { RunStore } from './store';
 
 export interface StartRequest {
@@ -20,18 +21,6 @@ export type StartResult =
   | { kind: 'started'; run: TrackedRun }
   /** The trackId was already claimed (a concurrent or earlier start): here is that claim. */
   | { kind: 'existing'; run: TrackedRun };
-
-/** Paces createRun per factory, in process, to stay inside ARM's write limits. */
-class StartPacer {
-  private readonly next = new Map<string, number>();
-  async take(key: string, perSecond: number): Promise<void> {
-    const now = Date.now();
-    const slot = Math.max(now, this.next.get(key) ?? 0);
-    this.next.set(key, slot + 1000 / perSecond);
-    if (slot > now) await new Promise((r) => setTimeout(r, slot - now));
-  }
-}
-const pacer = new StartPacer();
 
 /**
  * The one start path: claim → createRun → record runId.
@@ -104,11 +93,12 @@ async function releaseLease(store: RunStore, run: TrackedRun, adoptOnly: boolean
 }
 
 async function createAndRecord(deps: Deps, store: RunStore, run: TrackedRun, mode: 'inline' | 'reconcile'): Promise<TrackedRun> {
-  await pacer.take(factoryKey(factoryOf(run.target)), deps.settings.startsPerSecondPerFactory);
+  await writePacer.take(deps, run.target.subscriptionId);
   let runId: string;
   try {
     ({ runId } = await deps.factory.start(run.target, run.parameters, run.recovery ? { recovery: run.recovery } : undefined));
   } catch (e) {
+    if (e instanceof Throttled) await writePacer.throttled(deps, run.target.subscriptionId, e.retryAfter);
     if (e instanceof Unavailable) {
       deps.log.warn('createRun outcome unknown; reconciling', { trackId: run.trackId, pipeline: run.target.pipeline });
       return reconcileOrKeep(deps, store, run, { mayRestart: mode === 'inline', force: true, holdsLease: true });
@@ -167,7 +157,7 @@ async function recordRunId(deps: Deps, store: RunStore, run: TrackedRun, runId: 
         ...(seen?.runStart ? { runStart: seen.runStart } : {}),
         ...(seen?.lastUpdated ? { lastUpdated: seen.lastUpdated } : {}),
       });
-      await store.touchActive(saved, iso(deps.clock.now()));
+      await store.mirror(saved, iso(deps.clock.now()));
       return saved;
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
@@ -203,7 +193,7 @@ export async function reconcileClaim(deps: Deps, trackId: string, opts: Reconcil
   const since = addSeconds(new Date(run.claimedAt), -deps.settings.feedOverlapSeconds - 60);
   const until = addSeconds(deps.clock.now(), 60);
   const candidates: RunUpdate[] = [];
-  for await (const u of deps.factory.changedRuns(factoryOf(run.target), since, until, [run.target.pipeline])) {
+  for await (const u of deps.factory.changedRuns(factoryOf(run.target), since, until, { pipelines: [run.target.pipeline] })) {
     if (u.pipeline === run.target.pipeline && sameParams(run.parameters, u.parameters)) candidates.push(u);
   }
   candidates.sort((a, b) => (a.runStart ?? '').localeCompare(b.runStart ?? ''));

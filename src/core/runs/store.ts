@@ -1,16 +1,55 @@
 import { Conflict, NotFound } from '../errors';
-import type { FactoryTarget, Props, Row, Table, Tables } from '../ports';
-import { factoryKey, factoryOf, RUN_ROW, runFromRow, runIdKey, runToProps, type TrackedRun } from './model';
+import type { FactoryTarget, Props, Row, Table, Tables, TxOp } from '../ports';
+import { mapLimit } from '../util';
+import { factoryKey, factoryOf, isTerminalRun, RUN_ROW, runFromRow, runIdKey, runToProps, type TrackedRun } from './model';
 
-/** Data access for tracked runs: the run record, its runId index, and the active-runs index. */
+/**
+ * One row of the active-runs index: partition = factory, row = trackId. It holds what the sweep needs
+ * to read the change feed without loading run records: the pipeline (the feed's filter), the live ADF
+ * status (intermediate changes are written here only, in batches), and when ADF last gave news.
+ */
+export interface ActiveEntry {
+  key: string;
+  trackId: string;
+  factory: FactoryTarget;
+  pipeline: string;
+  status: string;
+  runId?: string;
+  /** For `RunGroupId In [...]` re-checks: the runId itself, or the referenced run's group for a recovery rerun. */
+  runGroupId?: string;
+  claimedAt: string;
+  /** The last time ADF gave news of this run (a change seen, or a re-check). */
+  checkedAt: string;
+  etag: string;
+}
+
+/** A change to an index row: new status and news time, kept if a concurrent writer got there first. */
+export interface ActivePatch {
+  status?: string;
+  runId?: string;
+  runGroupId?: string;
+  checkedAt: string;
+}
+
+const WATERMARK = 'watermark';
+const WRITE_BUCKET = 'armwrites';
+
+/** A token bucket of ARM writes; times are epoch milliseconds. */
+export interface WriteBucket {
+  tokens: number;
+  at: number;
+  blockedUntil: number;
+}
+
+/** Data access for tracked runs: the run record, its runId index, the active-runs index and the feed watermarks. */
 export class RunStore {
-  readonly runs: Table;
-  readonly active: Table;
-  /** ETags of active-index rows this store wrote or read: saves a read per touch (a stale one just costs the read). */
-  private readonly activeEtags = new Map<string, string>();
+  private readonly runs: Table;
+  private readonly active: Table;
+  private readonly sweep: Table;
   constructor(tables: Tables) {
     this.runs = tables.table('Runs');
     this.active = tables.table('ActiveRuns');
+    this.sweep = tables.table('Sweep');
   }
 
   async get(trackId: string): Promise<TrackedRun | undefined> {
@@ -29,12 +68,19 @@ export class RunStore {
     return this.get(trackId ?? id);
   }
 
+  /** The run as a caller should see it: a live run's ADF status comes from the index, where the sweep keeps it. */
+  async view(id: string): Promise<TrackedRun | undefined> {
+    const run = await this.find(id);
+    if (!run?.runId || isTerminalRun(run.status)) return run;
+    const entry = await this.activeEntry(factoryKey(factoryOf(run.target)), run.trackId);
+    return entry && entry.status !== 'Starting' ? { ...run, status: entry.status as TrackedRun['status'] } : run;
+  }
+
   /** Claim: the active-index row first, so a crash never leaves a Starting run the sweep cannot see. */
   async insert(run: Omit<TrackedRun, 'etag'>): Promise<TrackedRun> {
     const f = factoryOf(run.target);
     try {
-      const a = await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.status, run.claimedAt, run.claimedAt));
-      this.activeEtags.set(run.trackId, a.etag);
+      await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.target.pipeline, { status: run.status, checkedAt: run.claimedAt }, run.claimedAt));
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
     }
@@ -61,66 +107,159 @@ export class RunStore {
   /** Removes a claim ADF definitively refused (nothing was started). */
   async removeClaim(run: TrackedRun): Promise<void> {
     await this.runs.delete(run.trackId, RUN_ROW, run.etag).catch(ignoreMissing);
-    const key = factoryKey(factoryOf(run.target));
-    const a = await this.active.get(key, run.trackId);
-    if (a) await this.active.delete(key, run.trackId, a.etag).catch(ignoreGone);
+    await this.deactivate(run);
   }
 
-  async activeRows(): Promise<Row[]> {
-    const rows = await this.active.scanAll();
-    for (const r of rows) this.activeEtags.set(r.rowKey, r.etag);
-    return rows;
+  // ---- the active index ------------------------------------------------------------------
+
+  /** The whole index, a page at a time (the index holds live runs only, never history). */
+  async *activePages(): AsyncIterable<ActiveEntry[]> {
+    for await (const page of this.active.pages()) yield page.map(entryOf);
   }
 
-  /** Mirrors status/runId into the active index (best effort: the run record is the truth). */
-  async touchActive(run: TrackedRun, checkedAt: string): Promise<void> {
-    const f = factoryOf(run.target);
-    const key = factoryKey(f);
-    const props = { ...activeProps(f, run.status, run.claimedAt, checkedAt), ...(run.runId ? { runId: run.runId } : {}) };
-    for (let i = 0; i < 3; i++) {
-      let etag = this.activeEtags.get(run.trackId);
-      if (!etag) {
-        const row = await this.active.get(key, run.trackId);
-        if (!row) return;
-        etag = row.etag;
+  async activeEntry(key: string, trackId: string): Promise<ActiveEntry | undefined> {
+    const row = await this.active.get(key, trackId);
+    return row && entryOf(row);
+  }
+
+  /**
+   * Writes patches to index rows, up to 100 per transaction (one partition per factory). A transaction that
+   * loses to a concurrent writer falls back to row by row, each re-read once: the index is a mirror, and
+   * the run record stays the truth, so a patch that still loses is simply left to the next pass.
+   */
+  async patchActive(patches: Array<{ entry: ActiveEntry; patch: ActivePatch }>): Promise<void> {
+    const byKey = new Map<string, Array<{ entry: ActiveEntry; patch: ActivePatch }>>();
+    for (const p of patches) byKey.set(p.entry.key, [...(byKey.get(p.entry.key) ?? []), p]);
+    for (const [key, list] of byKey) {
+      for (let i = 0; i < list.length; i += 100) {
+        const chunk = list.slice(i, i + 100);
+        const ops: TxOp[] = chunk.map(({ entry, patch }) => ({ kind: 'update', rowKey: entry.trackId, props: patchedProps(entry, patch), etag: entry.etag }));
+        try {
+          await this.active.transact(key, ops);
+        } catch (e) {
+          if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
+          await mapLimit(chunk, 8, ({ entry, patch }) => this.patchOne(entry.key, entry.trackId, patch));
+        }
       }
+    }
+  }
+
+  /** Mirrors a run's runId and status into its index row (after a start, or a callback's observation). */
+  async mirror(run: TrackedRun, checkedAt: string): Promise<void> {
+    const runGroupId = run.recovery?.referencePipelineRunId ?? run.runId;
+    await this.patchOne(factoryKey(factoryOf(run.target)), run.trackId, {
+      status: run.status,
+      checkedAt,
+      ...(run.runId ? { runId: run.runId } : {}),
+      ...(runGroupId ? { runGroupId } : {}),
+    });
+  }
+
+  private async patchOne(key: string, trackId: string, patch: ActivePatch): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const entry = await this.activeEntry(key, trackId);
+      if (!entry) return;
       try {
-        const saved = await this.active.update(key, run.trackId, props, etag);
-        this.activeEtags.set(run.trackId, saved.etag);
+        await this.active.update(key, trackId, patchedProps(entry, patch), entry.etag);
         return;
       } catch (e) {
-        this.activeEtags.delete(run.trackId);
         if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
       }
     }
   }
 
-  async deactivate(run: TrackedRun): Promise<void> {
+  async deactivate(run: Pick<TrackedRun, 'target' | 'trackId'>): Promise<void> {
     const key = factoryKey(factoryOf(run.target));
     const row = await this.active.get(key, run.trackId);
     if (row) await this.active.delete(key, run.trackId, row.etag).catch(ignoreGone);
   }
+
+  /** Names the pipeline of an index row written before the index carried it. */
+  async rename(entry: ActiveEntry, pipeline: string): Promise<void> {
+    await this.active.update(entry.key, entry.trackId, patchedProps({ ...entry, pipeline }, { checkedAt: entry.checkedAt }), entry.etag).catch(ignoreGone);
+  }
+
+  /** Drops an index row whose run record is gone (a claim removed between the two deletes). */
+  async dropEntry(entry: ActiveEntry): Promise<void> {
+    await this.active.delete(entry.key, entry.trackId, entry.etag).catch(ignoreGone);
+  }
+
+  // ---- ARM's write budget, per subscription (runs/pacing.ts) ----------------------------------
+
+  async writeBucket(key: string): Promise<(WriteBucket & { etag: string }) | undefined> {
+    const row = await this.sweep.get(WRITE_BUCKET, key);
+    if (!row) return undefined;
+    const n = (k: string) => {
+      const v = row.props[k];
+      return typeof v === 'number' ? v : 0;
+    };
+    return { tokens: n('tokens'), at: n('at'), blockedUntil: n('blockedUntil'), etag: row.etag };
+  }
+
+  /** Conflict when another instance changed the bucket since `etag` was read (or created it first). */
+  async saveWriteBucket(key: string, b: WriteBucket, etag: string | undefined): Promise<void> {
+    const props = { tokens: b.tokens, at: b.at, blockedUntil: b.blockedUntil };
+    if (etag) await this.sweep.update(WRITE_BUCKET, key, props, etag);
+    else await this.sweep.insert(WRITE_BUCKET, key, props);
+  }
+
+  // ---- the change feed's watermark, per factory --------------------------------------------
+
+  async watermark(key: string): Promise<{ at?: string; etag?: string }> {
+    const row = await this.sweep.get(WATERMARK, key);
+    return row ? { at: String(row.props.at), etag: row.etag } : {};
+  }
+
+  /** Moves the watermark; losing to a concurrent pass is fine (both read up to about the same time). */
+  async saveWatermark(key: string, at: string, etag?: string): Promise<void> {
+    const write = etag ? this.sweep.update(WATERMARK, key, { at }, etag) : this.sweep.insert(WATERMARK, key, { at });
+    await write.catch(ignoreGone);
+  }
 }
 
-function activeProps(f: FactoryTarget, status: string, claimedAt: string, checkedAt: string): Props {
+function activeProps(f: FactoryTarget, pipeline: string, patch: ActivePatch, claimedAt: string): Props {
   return {
     subscriptionId: f.subscriptionId,
     resourceGroup: f.resourceGroup,
     factory: f.factory,
     ...(f.tenantId ? { tenantId: f.tenantId } : {}),
-    status,
+    pipeline,
+    status: patch.status ?? 'Starting',
     claimedAt,
-    checkedAt,
+    checkedAt: patch.checkedAt,
+    ...(patch.runId ? { runId: patch.runId } : {}),
+    ...(patch.runGroupId ? { runGroupId: patch.runGroupId } : {}),
   };
 }
 
-export function activeFactory(row: Row): FactoryTarget {
+function patchedProps(e: ActiveEntry, patch: ActivePatch): Props {
+  return activeProps(e.factory, e.pipeline, {
+    status: patch.status ?? e.status,
+    checkedAt: patch.checkedAt > e.checkedAt ? patch.checkedAt : e.checkedAt,
+    ...((patch.runId ?? e.runId) ? { runId: patch.runId ?? e.runId } : {}),
+    ...((patch.runGroupId ?? e.runGroupId) ? { runGroupId: patch.runGroupId ?? e.runGroupId } : {}),
+  }, e.claimedAt);
+}
+
+function entryOf(row: Row): ActiveEntry {
   const p = row.props;
+  const s = (k: string) => (typeof p[k] === 'string' ? p[k] : undefined);
   return {
-    subscriptionId: String(p.subscriptionId),
-    resourceGroup: String(p.resourceGroup),
-    factory: String(p.factory),
-    ...(typeof p.tenantId === 'string' ? { tenantId: p.tenantId } : {}),
+    key: row.partitionKey,
+    trackId: row.rowKey,
+    factory: {
+      subscriptionId: s('subscriptionId') ?? '',
+      resourceGroup: s('resourceGroup') ?? '',
+      factory: s('factory') ?? '',
+      ...(s('tenantId') ? { tenantId: s('tenantId') } : {}),
+    },
+    pipeline: s('pipeline') ?? '',
+    status: s('status') ?? 'Starting',
+    ...(s('runId') ? { runId: s('runId') } : {}),
+    ...(s('runGroupId') ? { runGroupId: s('runGroupId') } : {}),
+    claimedAt: s('claimedAt') ?? '',
+    checkedAt: s('checkedAt') ?? s('claimedAt') ?? '',
+    etag: row.etag,
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defaultCoreSettings, type Deps } from '../../../src/core/deps';
 import { NotFound, Rejected, Throttled, Unavailable } from '../../../src/core/errors';
-import type { ActivityError, Clock, Factory, FactoryTarget, Ids, Logger, MailMessage, Mailer, PipelineTarget, RunUpdate, Table, TableName } from '../../../src/core/ports';
+import type { ActivityError, Clock, Factory, FactoryTarget, Ids, Logger, MailMessage, Mailer, PipelineTarget, RunQueryFilter, RunUpdate, Table, TableName } from '../../../src/core/ports';
 import { normalizeParams } from '../../../src/core/runs/model';
 import { InMemoryTables } from '../../support/in-memory-tables';
 
@@ -53,11 +53,13 @@ export class FakeFactory implements Factory {
     return run;
   }
   async cancel(): Promise<void> {}
-  async *changedRuns(_f: FactoryTarget, after: Date, before: Date, pipelines?: string[]): AsyncIterable<RunUpdate> {
+  async *changedRuns(_f: FactoryTarget, after: Date, before: Date, filter: RunQueryFilter = {}): AsyncIterable<RunUpdate> {
+    const pipelines = filter.pipelines;
+    const groups = filter.runGroupIds;
     if (this.feedDown) throw new Unavailable('queryPipelineRuns: 503');
     for (const r of [...this.runs]) {
       const t = new Date(r.lastUpdated);
-      if (t >= after && t <= before && (!pipelines || pipelines.includes(r.pipeline))) yield { ...r };
+      if (t >= after && t <= before && (!pipelines || pipelines.includes(r.pipeline)) && (!groups || groups.includes(r.runId))) yield { ...r };
     }
   }
   async activityErrors(): Promise<ActivityError[]> {
@@ -112,7 +114,7 @@ export class CountingTables extends InMemoryTables {
     const scans = this.scans;
     return new Proxy(t, {
       get(target, prop, receiver) {
-        if (prop === 'scanAll') scans.set(name, (scans.get(name) ?? 0) + 1);
+        if (prop === 'scanAll' || prop === 'pages') scans.set(name, (scans.get(name) ?? 0) + 1);
         const v = Reflect.get(target, prop, receiver) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
@@ -142,10 +144,12 @@ export function unitWorld(pipelines: string[] = ['pl_continue', 'pl_on_reject'])
     clock,
     log,
     ids: new SeqIds(),
+    sleep: async (ms) => clock.advance(ms),
     settings: {
       ...defaultCoreSettings,
       defaultFactory: { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'rg', factory: 'adf-unit' },
-      startsPerSecondPerFactory: 1000,
+      armWritesPerSecond: 1000,
+      armWriteBurst: 1000,
       reconcileGraceSeconds: 30,
     },
   };

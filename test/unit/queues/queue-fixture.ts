@@ -15,7 +15,7 @@ export const KNOWN_PIPELINES = ['wk_a', 'wk_b'];
 
 /** Core deps on in-memory doubles, with these queues declared in stored metadata. */
 export async function queueDeps(queues: Array<{ name: string; capacity?: number }>, settings: Partial<CoreSettings> = {}): Promise<QueueDeps> {
-  const deps = unitDeps({ startsPerSecondPerFactory: 1_000_000, ...settings });
+  const deps = unitDeps({ armWritesPerSecond: 1_000_000, armWriteBurst: 1_000_000, ...settings });
   deps.factory.pipelines = new Set(KNOWN_PIPELINES);
   await declareQueues(deps, queues);
   return deps;

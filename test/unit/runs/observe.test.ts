@@ -44,21 +44,88 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     expect(seen).toHaveLength(2); // exactly once
   });
 
-  it('when the feed has not mentioned a run for RUN_STALE_SECONDS, then only that run is checked with a per-run GET', async () => {
-    const d = unitDeps({ feedOverlapSeconds: 0, runStaleSeconds: 60 });
-    const [quiet, busy] = await startMany(d, 2);
+  it('when the feed has not mentioned runs for RUN_STALE_SECONDS, then they are re-checked by the page, stalest first, within the read budget', async () => {
+    const d = unitDeps({ feedOverlapSeconds: 0, runStaleSeconds: 60, staleCheckReadsPerPass: 2 });
+    const runs = await startMany(d, 200);
     d.clock.advance(1000);
-    await observeAndSettle(d, {});
-    d.clock.advance(61_000);
-    d.factory.finish(busy!.runId!, 'Succeeded');
+    await observeAndSettle(d, {}); // Queued → InProgress: news for the first 200
+    d.clock.advance(10_000);
+    runs.push(...(await startMany(d, 50)));
+    d.clock.advance(1000);
+    await observeAndSettle(d, {}); // news for the last 50, 11 s later
+    d.clock.advance(55_000);
+    const quiet = runs[0]!;
+    const late = runs[249]!; // its news is newer: outside this pass's budget of 2 pages (200 runs)
+    d.factory.finish(quiet.runId!, 'Succeeded');
+    // A finish stamped behind the watermark (clock skew): only the re-check can notice it.
+    const stamped = d.factory.runs.find((r) => r.runId === quiet.runId)!;
+    stamped.lastUpdated = stamped.runStart!;
+    d.factory.calls.changedRuns = 0;
     d.clock.advance(1);
     const report = await observeAndSettle(d, {});
-    expect(report.staleChecks).toBe(1);
-    expect(d.factory.calls.getRun).toBe(1);
-    expect((await new RunStore(d.tables).find(quiet!.runId!))?.status).toBe('InProgress');
+    expect(d.factory.calls.getRun).toBe(0);
+    expect(d.factory.calls.changedRuns).toBe(1 + 2); // the feed, then two pages of run groups
+    expect(report.staleChecks).toBe(200);
+    expect(report.settled.map((r) => r.trackId)).toEqual([quiet.trackId]);
+    expect((await new RunStore(d.tables).get(quiet.trackId))?.status).toBe('Succeeded');
 
-    const again = await observeAndSettle(d, {});
-    expect(again.staleChecks).toBe(0); // checked just now
+    d.factory.calls.changedRuns = 0;
+    d.clock.advance(6_000);
+    const next = await observeAndSettle(d, {});
+    expect(next.staleChecks).toBe(50); // the rest, now stale too; the others got news a pass ago
+    expect(d.factory.calls.changedRuns).toBe(1 + 1);
+    expect((await new RunStore(d.tables).view(late.runId!))?.status).toBe('InProgress');
+    expect((await observeAndSettle(d, {})).staleChecks).toBe(0);
+  });
+
+  it('when Data Factory no longer knows a run (404), then it ends Unknown and reaches its owner once', async () => {
+    const d = unitDeps({ feedOverlapSeconds: 0, runStaleSeconds: 60 });
+    const [gone, kept] = await startMany(d, 2, { kind: 'job', id: 'q/9' });
+    const { seen, settlers } = recordingSettlers();
+    d.clock.advance(1000);
+    await observeAndSettle(d, settlers);
+    d.factory.runs.splice(d.factory.runs.findIndex((r) => r.runId === gone!.runId), 1); // e.g. the factory was recreated
+    d.clock.advance(61_000);
+    const report = await observeAndSettle(d, settlers);
+    expect(report.unknown).toBe(1);
+    expect(d.factory.calls.getRun).toBe(1); // the one run no page showed
+    expect(seen.map((r) => [r.trackId, r.status])).toEqual([[gone!.trackId, 'Unknown']]);
+    expect(await new RunStore(d.tables).get(gone!.trackId)).toMatchObject({ status: 'Unknown', settled: true });
+    expect((await new RunStore(d.tables).view(kept!.runId!))?.status).toBe('InProgress');
+    d.clock.advance(61_000);
+    await observeAndSettle(d, settlers);
+    expect(seen).toHaveLength(1);
+    expect(await d.tables.table('ActiveRuns').scanAll()).toHaveLength(1);
+  });
+
+  it('when a run goes Queued → InProgress, then only its index row is written (in a batch) and the view shows the live status', async () => {
+    const d = unitDeps({ feedOverlapSeconds: 0 });
+    const [run] = await startMany(d, 1);
+    const before = await new RunStore(d.tables).get(run!.trackId);
+    d.clock.advance(1000);
+    const report = await observeAndSettle(d, {});
+    expect(report.changed).toBe(1);
+    const after = await new RunStore(d.tables).get(run!.trackId);
+    expect(after?.etag).toBe(before?.etag); // the record was not rewritten
+    expect((await new RunStore(d.tables).view(run!.runId!))?.status).toBe('InProgress');
+  });
+
+  it('when the host died between the run record and its index row, then the finish is still settled and the index is repaired', async () => {
+    const d = unitDeps({ feedOverlapSeconds: 0, reconcileGraceSeconds: 30 });
+    const [run] = await startMany(d, 1, { kind: 'job', id: 'q/3' });
+    const { seen, settlers } = recordingSettlers();
+    const index = d.tables.table('ActiveRuns');
+    const [row] = await index.scanAll();
+    const { runId: _lost, runGroupId: _g, ...props } = row!.props;
+    await index.update(row!.partitionKey, row!.rowKey, { ...props, status: 'Starting' }, row!.etag);
+    d.clock.advance(31_000);
+    await observeAndSettle(d, settlers); // the index row gets its runId back from the record
+    expect((await index.scanAll())[0]?.props).toMatchObject({ runId: run!.runId });
+    d.factory.finish(run!.runId!, 'Failed');
+    d.clock.advance(1000);
+    await observeAndSettle(d, settlers);
+    expect(seen.map((r) => r.status)).toEqual(['Failed']);
+    expect(await index.scanAll()).toEqual([]);
   });
 
   it('when the feed read fails, then the pass reports the error, keeps the runs and the next pass catches up', async () => {
