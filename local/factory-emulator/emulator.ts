@@ -88,10 +88,31 @@ export interface FactoryEmulator {
   finish(runId: string, status: TerminalStatus, message?: string): void;
   /** Replaces the scenario. Resets outcome sequences and the fault budget. Throws `ScenarioInvalid`. */
   setScenario(s: Scenario): void;
+  /**
+   * Creates `count` runs in process, for benchmarks: "untracked" runs of other pipelines changing around the
+   * app's own. They live exactly like runs from createRun (Queued → InProgress → terminal, each change stamped
+   * with `lastUpdated`) but are not ARM requests: stats do not count them, faults never hit them, the pipeline
+   * need not be in the scenario, and `outcomes` sequences do not advance. Returns the runIds.
+   */
+  seedRuns(spec: SeedSpec): string[];
   /** ARM request counts by operation, plus `faults` (faults injected). */
   stats(): Record<string, number>;
   resetStats(): void;
   close(): Promise<void>;
+}
+
+/** What `seedRuns` creates. */
+export interface SeedSpec {
+  factory: { subscriptionId: string; resourceGroup: string; factory: string };
+  pipeline: string;
+  count: number;
+  /** Time InProgress; `null` = until finished by hand. */
+  durationMs: number | null;
+  /** Time Queued before InProgress; default: the scenario's `queuedMs` (0). */
+  queuedMs?: number;
+  /** Default Succeeded. */
+  outcome?: TerminalStatus;
+  parameters?: Record<string, string>;
 }
 
 /** `finish` named a run the emulator does not know. */
@@ -117,6 +138,16 @@ class ArmError extends Error {
 
 const badRequest = (message: string) => new ArmError(400, 'BadRequest', message);
 
+/** A filter operand: text compares case-insensitively, a time compares instants (ISO 8601 values). */
+type FilterField<T> = { kind: 'text'; get: (item: T) => string } | { kind: 'time'; get: (item: T) => number | undefined };
+type FilterFields<T> = Record<string, FilterField<T>>;
+const text = <T>(get: (item: T) => string): FilterField<T> => ({ kind: 'text', get });
+const time = <T>(get: (item: T) => number | undefined): FilterField<T> => ({ kind: 'time', get });
+
+const OPERATORS = ['Equals', 'NotEquals', 'In', 'NotIn'];
+/** Equals and In select; NotEquals and NotIn exclude. */
+const isPositive = (operator: string) => ['equals', 'in'].includes(operator.toLowerCase());
+
 // ---------------------------------------------------------------------------------------------
 // State
 
@@ -133,6 +164,10 @@ interface Run {
   message: string;
   runStart: number;
   lastUpdated: number;
+  /** Bumped at every `lastUpdated` change: the index's entries with an older `seq` are superseded. */
+  seq: number;
+  /** Forgotten (maxRuns): the index skips it. */
+  evicted: boolean;
   /** When the run went InProgress (activities start then). */
   startedAt?: number;
   runEnd?: number;
@@ -154,10 +189,150 @@ interface Run {
   activityRunIds: [string, string];
 }
 
+/** What `addRun` needs; the rest of a Run is derived. */
+type NewRun = Pick<Run,
+  'runId' | 'runGroupId' | 'factoryKey' | 'subscriptionId' | 'resourceGroup' | 'factory' | 'pipelineName' | 'parameters' |
+  'durationMs' | 'outcome' | 'isRecovery' | 'referencePipelineRunId' | 'startFromFailure' | 'startActivityName'> & {
+  queuedMs: number;
+  error?: PipelineScenario['error'];
+};
+
 interface FactoryState {
   runs: Map<string, Run>;
   /** Runs created so far per pipeline (lower-cased name), for `outcomes` sequences. */
   runCounts: Map<string, number>;
+  index: RunIndex;
+}
+
+interface LogEntry {
+  at: number;
+  run: Run;
+  seq: number;
+}
+
+const isLive = (e: LogEntry) => e.seq === e.run.seq && !e.run.evicted;
+
+/** The default order of a run query: lastUpdated, then runId. */
+type RunKey = [number, string];
+const atOrBefore = (e: LogEntry, [at, runId]: RunKey) => e.at < at || (e.at === at && e.run.runId <= runId);
+
+/**
+ * Runs in (lastUpdated, runId) order: one entry per change. Entries are appended in time order (the
+ * emulator's clock never goes back) and the newest are sorted by runId among equal times on the next read;
+ * a run's older entries are superseded and skipped. A query binary-searches its window (or its continuation
+ * key) and reads only as far as one page needs, so its cost does not grow with the runs outside the window.
+ */
+class ChangeLog {
+  private entries: LogEntry[] = [];
+  /** entries[0, sorted) are in (at, runId) order; later ones only in `at` order. */
+  private sorted = 0;
+  private superseded = 0;
+
+  append(run: Run): void {
+    if (run.seq > 0) this.superseded++;
+    this.entries.push({ at: run.lastUpdated, run, seq: run.seq });
+    this.compactIfNeeded();
+  }
+
+  dropped(): void {
+    this.superseded++;
+    this.compactIfNeeded();
+  }
+
+  private compactIfNeeded(): void {
+    if (this.superseded > 1024 && this.superseded * 2 > this.entries.length) {
+      this.ensureSorted();
+      this.entries = this.entries.filter(isLive);
+      this.sorted = this.entries.length;
+      this.superseded = 0;
+    }
+  }
+
+  /** Sorts what was appended since the last read, with the sorted entries that share its first time. */
+  private ensureSorted(): void {
+    const entries = this.entries;
+    if (this.sorted >= entries.length) return;
+    const firstAt = entries[this.sorted]!.at;
+    let start = this.lowerBound(0, this.sorted, (e) => e.at < firstAt);
+    if (start > this.sorted) start = this.sorted;
+    const tail = entries.slice(start).sort((x, y) => x.at - y.at || compare(x.run.runId, y.run.runId));
+    for (let i = 0; i < tail.length; i++) entries[start + i] = tail[i]!;
+    this.sorted = entries.length;
+  }
+
+  /** The first index in [lo, hi) whose entry is not `before` (entries are ordered). */
+  private lowerBound(lo: number, hi: number, before: (e: LogEntry) => boolean): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(this.entries[mid]!)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The first `need` live runs, in (lastUpdated, runId) order, with `from <= lastUpdated <= to`, after the key
+   * `after` when given, that `accept` takes.
+   */
+  collect(from: number, to: number, after: RunKey | undefined, accept: (run: Run) => boolean, need: number): Run[] {
+    this.ensureSorted();
+    const entries = this.entries;
+    let i = this.lowerBound(0, entries.length, (e) => e.at < from);
+    if (after) i = this.lowerBound(i, entries.length, (e) => atOrBefore(e, after));
+    const out: Run[] = [];
+    for (; i < entries.length && out.length < need; i++) {
+      const e = entries[i]!;
+      if (e.at > to) break;
+      if (isLive(e) && accept(e.run)) out.push(e.run);
+    }
+    return out;
+  }
+}
+
+/** A factory's runs by change time, overall and per pipeline, and by run group. */
+class RunIndex {
+  readonly all = new ChangeLog();
+  private readonly byPipeline = new Map<string, ChangeLog>();
+  private readonly byGroup = new Map<string, Set<Run>>();
+
+  private pipelineLog(name: string): ChangeLog {
+    const key = name.toLowerCase();
+    let log = this.byPipeline.get(key);
+    if (!log) this.byPipeline.set(key, (log = new ChangeLog()));
+    return log;
+  }
+
+  add(run: Run): void {
+    this.touched(run);
+    const key = run.runGroupId.toLowerCase();
+    let group = this.byGroup.get(key);
+    if (!group) this.byGroup.set(key, (group = new Set()));
+    group.add(run);
+  }
+
+  touched(run: Run): void {
+    this.all.append(run);
+    this.pipelineLog(run.pipelineName).append(run);
+  }
+
+  remove(run: Run): void {
+    run.evicted = true;
+    this.all.dropped();
+    this.byPipeline.get(run.pipelineName.toLowerCase())?.dropped();
+    const key = run.runGroupId.toLowerCase();
+    const group = this.byGroup.get(key);
+    group?.delete(run);
+    if (group?.size === 0) this.byGroup.delete(key);
+  }
+
+  /** The change log of one pipeline, if it ever had a run. */
+  pipeline(name: string): ChangeLog | undefined {
+    return this.byPipeline.get(name.toLowerCase());
+  }
+
+  group(runGroupId: string): Iterable<Run> {
+    return this.byGroup.get(runGroupId.toLowerCase()) ?? [];
+  }
 }
 
 interface Due {
@@ -338,7 +513,7 @@ class FactoryService {
   private factoryState(key: string): FactoryState {
     let state = this.factories.get(key);
     if (!state) {
-      state = { runs: new Map(), runCounts: new Map() };
+      state = { runs: new Map(), runCounts: new Map(), index: new RunIndex() };
       this.factories.set(key, state);
     }
     return state;
@@ -372,7 +547,6 @@ class FactoryService {
     const outcomes = spec.outcomes;
     const outcome = outcomes ? (outcomes[Math.min(index, outcomes.length - 1)] ?? 'Succeeded') : (spec.outcome ?? 'Succeeded');
 
-    const now = this.now();
     const runId = randomUUID();
     // ADF: a referenced run lends its parameters; only a recovery run joins its group.
     const runGroupId = input.isRecovery && input.referencePipelineRunId
@@ -381,7 +555,7 @@ class FactoryService {
     const parameters: Record<string, string> = { ...(reference?.parameters ?? {}) };
     for (const [k, v] of Object.entries(input.parameters)) parameters[k] = toParameterString(v);
 
-    const run: Run = {
+    const run = this.addRun(state, {
       runId,
       runGroupId,
       factoryKey: key,
@@ -390,32 +564,95 @@ class FactoryService {
       factory: input.factory,
       pipelineName: name,
       parameters,
-      status: 'Queued',
-      message: '',
-      runStart: now,
-      lastUpdated: now,
-      plannedStart: now + (this.scenario.queuedMs ?? 0),
+      queuedMs: this.scenario.queuedMs ?? 0,
       durationMs: spec.durationMs === undefined ? UNKNOWN_PIPELINE_DURATION_MS : spec.durationMs,
       outcome,
-      failure: {
-        activity: spec.error?.activity ?? 'Main',
-        code: spec.error?.code ?? '2200',
-        message: spec.error?.message ?? `Activity failed in pipeline '${name}'.`,
-      },
-      dueAt: null,
-      gen: 0,
+      error: spec.error,
       isRecovery: input.isRecovery,
       referencePipelineRunId: input.referencePipelineRunId,
       startFromFailure: input.startFromFailure,
       startActivityName: input.startActivityName,
+    });
+    this.evictIfNeeded();
+    return run;
+  }
+
+  /** Runs made in process (benchmarks): the same lifecycle as createRun, but no request, no fault, no outcome sequence. */
+  seedRuns(spec: SeedSpec): string[] {
+    if (!Number.isInteger(spec.count) || spec.count < 0) throw new RangeError('seedRuns: count must be a non-negative integer');
+    if (spec.durationMs !== null && !(Number.isInteger(spec.durationMs) && spec.durationMs >= 0)) {
+      throw new RangeError('seedRuns: durationMs must be a non-negative integer or null');
+    }
+    this.advance();
+    const { subscriptionId, resourceGroup, factory } = spec.factory;
+    const key = factoryKeyOf(subscriptionId, resourceGroup, factory);
+    const state = this.factoryState(key);
+    const ids: string[] = [];
+    for (let i = 0; i < spec.count; i++) {
+      const runId = randomUUID();
+      this.addRun(state, {
+        runId,
+        runGroupId: runId,
+        factoryKey: key,
+        subscriptionId,
+        resourceGroup,
+        factory,
+        pipelineName: spec.pipeline,
+        parameters: { ...(spec.parameters ?? {}) },
+        queuedMs: spec.queuedMs ?? this.scenario.queuedMs ?? 0,
+        durationMs: spec.durationMs,
+        outcome: spec.outcome ?? 'Succeeded',
+        isRecovery: false,
+        startFromFailure: false,
+      });
+      ids.push(runId);
+    }
+    this.evictIfNeeded();
+    return ids;
+  }
+
+  private addRun(state: FactoryState, init: NewRun): Run {
+    const now = this.now();
+    // Every field spelled out, in one order: runs share one shape, which keeps index scans fast.
+    const run: Run = {
+      runId: init.runId,
+      runGroupId: init.runGroupId,
+      factoryKey: init.factoryKey,
+      subscriptionId: init.subscriptionId,
+      resourceGroup: init.resourceGroup,
+      factory: init.factory,
+      pipelineName: init.pipelineName,
+      parameters: init.parameters,
+      status: 'Queued',
+      message: '',
+      runStart: now,
+      lastUpdated: now,
+      seq: 0,
+      evicted: false,
+      startedAt: undefined,
+      runEnd: undefined,
+      plannedStart: now + init.queuedMs,
+      durationMs: init.durationMs,
+      outcome: init.outcome,
+      failure: {
+        activity: init.error?.activity ?? 'Main',
+        code: init.error?.code ?? '2200',
+        message: init.error?.message ?? `Activity failed in pipeline '${init.pipelineName}'.`,
+      },
+      dueAt: null,
+      gen: 0,
+      isRecovery: init.isRecovery,
+      referencePipelineRunId: init.referencePipelineRunId,
+      startFromFailure: init.startFromFailure,
+      startActivityName: init.startActivityName,
       invokedById: randomUUID().replace(/-/g, ''),
       activityRunIds: [randomUUID(), randomUUID()],
     };
-    state.runs.set(runId, run);
-    this.allRuns.set(runId, run);
-    this.latestByGroup.set(runGroupId, runId);
+    state.runs.set(run.runId, run);
+    this.allRuns.set(run.runId, run);
+    this.latestByGroup.set(run.runGroupId, run.runId);
+    state.index.add(run);
     this.schedule(run, run.plannedStart);
-    this.evictIfNeeded();
     return run;
   }
 
@@ -423,7 +660,7 @@ class FactoryService {
     if (isTerminal(run.status) || run.status === 'Canceling') return;
     const now = this.now();
     run.status = 'Canceling';
-    run.lastUpdated = now;
+    this.stamp(run, now);
     this.schedule(run, now + (this.scenario.cancelMs ?? CANCEL_DELAY_MS));
   }
 
@@ -465,7 +702,7 @@ class FactoryService {
       case 'Queued':
         run.status = 'InProgress';
         run.startedAt = now;
-        run.lastUpdated = now;
+        this.stamp(run, now);
         if (run.durationMs !== null) this.schedule(run, run.plannedStart + run.durationMs);
         return;
       case 'InProgress':
@@ -482,8 +719,15 @@ class FactoryService {
   private terminate(run: Run, status: TerminalStatus, now: number): void {
     run.status = status;
     run.runEnd = now;
-    run.lastUpdated = now;
+    this.stamp(run, now);
     run.message = status === 'Failed' ? run.failure.message : '';
+  }
+
+  /** Every `lastUpdated` change goes through here, so the factory's index sees it. */
+  private stamp(run: Run, now: number): void {
+    run.lastUpdated = now;
+    run.seq++;
+    this.factories.get(run.factoryKey)?.index.touched(run);
   }
 
   private evictIfNeeded(): void {
@@ -493,7 +737,9 @@ class FactoryService {
       if (this.allRuns.size <= target) break;
       if (!isTerminal(run.status)) continue;
       this.allRuns.delete(run.runId);
-      this.factories.get(run.factoryKey)?.runs.delete(run.runId);
+      const state = this.factories.get(run.factoryKey);
+      state?.runs.delete(run.runId);
+      state?.index.remove(run);
       if (this.latestByGroup.get(run.runGroupId) === run.runId) this.latestByGroup.delete(run.runGroupId);
     }
   }
@@ -544,17 +790,65 @@ class FactoryService {
     return [...this.allRuns.values()].map((run) => this.toEmulated(run));
   }
 
+  /**
+   * `queryPipelineRuns`. The default order (lastUpdated, runId) is read from the factory's index: a
+   * `RunGroupId Equals/In` filter looks its groups up, a `PipelineName Equals/In` filter reads those
+   * pipelines' change logs, anything else the factory's change log; each from the window's start (or the
+   * continuation token) for one page only. An explicit `orderBy` sorts every match in the window.
+   */
   queryPipelineRuns(subscriptionId: string, resourceGroup: string, factory: string, body: unknown): Page<PipelineRunJson> {
     this.advance();
     const filter = parseRunFilter(body);
-    const runs = this.factories.get(factoryKeyOf(subscriptionId, resourceGroup, factory))?.runs.values() ?? [];
     const predicates = filter.filters.map((f) => compileFilter(f, this.pipelineRunFields));
-    const matching: Run[] = [];
-    for (const run of runs) {
-      if (run.lastUpdated < filter.after || run.lastUpdated > filter.before) continue;
-      if (predicates.every((p) => p(run))) matching.push(run);
+    this.checkRunGroupFilters(filter);
+    const state = this.factories.get(factoryKeyOf(subscriptionId, resourceGroup, factory));
+    const toJson = (run: Run) => this.toJson(run);
+    const inWindow = (run: Run) => run.lastUpdated >= filter.after && run.lastUpdated <= filter.before;
+    const matches = (run: Run) => predicates.every((p) => p(run));
+    if (filter.orderBy.length > 0) {
+      const all = state ? [...state.runs.values()].filter((run) => inWindow(run) && matches(run)) : [];
+      return paginate(all, filter, this.pipelineRunOrder, toJson);
     }
-    return paginate(matching, filter, this.pipelineRunOrder, (run) => this.toJson(run));
+    const token = filter.continuationToken ? decodeToken(filter.continuationToken) : undefined;
+    if (token && !token.k) throw badRequest('The continuation token is not valid.');
+    if (!state) return { value: [] };
+    const after = token?.k;
+    const need = PAGE_SIZE + 1;
+
+    let found: Run[];
+    const groups = filter.filters.find((f) => f.operand.toLowerCase() === 'rungroupid' && isPositive(f.operator));
+    const pipelines = filter.filters.find((f) => f.operand.toLowerCase() === 'pipelinename' && isPositive(f.operator));
+    if (groups) {
+      const pastToken = (run: Run) => !after || run.lastUpdated > after[0] || (run.lastUpdated === after[0] && run.runId > after[1]);
+      found = [];
+      for (const id of new Set(groups.values.map((v) => v.toLowerCase()))) {
+        for (const run of state.index.group(id)) if (inWindow(run) && pastToken(run) && matches(run)) found.push(run);
+      }
+    } else if (pipelines) {
+      found = [];
+      for (const name of new Set(pipelines.values.map((v) => v.toLowerCase()))) {
+        found.push(...(state.index.pipeline(name)?.collect(filter.after, filter.before, after, matches, need) ?? []));
+      }
+    } else {
+      found = state.index.all.collect(filter.after, filter.before, after, matches, need);
+    }
+    found.sort((a, b) => a.lastUpdated - b.lastUpdated || compare(a.runId, b.runId));
+    const page = found.slice(0, PAGE_SIZE);
+    const last = page[page.length - 1];
+    return {
+      value: page.map(toJson),
+      ...(found.length > PAGE_SIZE && last ? { continuationToken: encodeToken({ k: [last.lastUpdated, last.runId] }) } : {}),
+    };
+  }
+
+  /** With `runGroupIdValues: "one"`, a RunGroupId filter with several values is refused, as ADF was reported to do. */
+  private checkRunGroupFilters(filter: RunFilter): void {
+    if (this.scenario.runGroupIdValues !== 'one') return;
+    for (const f of filter.filters) {
+      if (f.operand.toLowerCase() === 'rungroupid' && f.values.length > 1) {
+        throw badRequest(`Filter operand '${f.operand}' does not support and array of values. Make sure to provide only one.`);
+      }
+    }
   }
 
   queryActivityRuns(run: Run, body: unknown): Page<ActivityRunJson> {
@@ -567,13 +861,17 @@ class FactoryService {
     return paginate(matching, filter, activityRunOrder, (a) => a.json);
   }
 
-  private readonly pipelineRunFields: Record<string, (run: Run) => string> = {
-    pipelinename: (r) => r.pipelineName,
-    status: (r) => r.status,
-    runid: (r) => r.runId,
-    rungroupid: (r) => r.runGroupId,
-    latestonly: (r) => String(this.isLatest(r)),
-    triggername: () => 'Manual',
+  /** ADF's pipeline-run operands, and only those: there is no RunId operand. */
+  private readonly pipelineRunFields: FilterFields<Run> = {
+    PipelineName: text((r) => r.pipelineName),
+    Status: text((r) => r.status),
+    RunStart: time((r) => r.runStart),
+    RunEnd: time((r) => r.runEnd),
+    // Every emulated run is started by hand: ADF names the invoker "Manual", and there is no trigger run.
+    TriggerName: text(() => 'Manual'),
+    TriggerRunTimestamp: time(() => undefined),
+    RunGroupId: text((r) => r.runGroupId),
+    LatestOnly: text((r) => String(this.isLatest(r))),
   };
 
   private readonly pipelineRunOrder: Ordering<Run> = {
@@ -653,12 +951,13 @@ function activityRunsOf(run: Run): ActivityView[] {
   return views;
 }
 
-const activityRunFields: Record<string, (a: ActivityView) => string> = {
-  activityname: (a) => a.json.activityName,
-  activitytype: (a) => a.json.activityType,
-  status: (a) => a.json.status,
-  activityrunid: (a) => a.json.activityRunId,
-  pipelinename: (a) => a.json.pipelineName,
+/** ADF's activity-run operands. */
+const activityRunFields: FilterFields<ActivityView> = {
+  ActivityName: text((a) => a.json.activityName),
+  ActivityType: text((a) => a.json.activityType),
+  ActivityRunStart: time((a) => a.start),
+  ActivityRunEnd: time((a) => a.end),
+  Status: text((a) => a.json.status),
 };
 
 const activityRunOrder: Ordering<ActivityView> = {
@@ -739,23 +1038,31 @@ function parseRunFilter(body: unknown): RunFilter {
   return { after, before, filters, orderBy, continuationToken: token ?? undefined };
 }
 
-function compileFilter<T>(
-  filter: RunFilter['filters'][number],
-  fields: Record<string, (item: T) => string>,
-): (item: T) => boolean {
-  const field = fields[filter.operand.toLowerCase()];
-  if (!field) throw badRequest(`Filter operand '${filter.operand}' is not supported.`);
-  const values = new Set(filter.values.map((v) => v.toLowerCase()));
-  switch (filter.operator.toLowerCase()) {
-    case 'equals':
-    case 'in':
-      return (item) => values.has(field(item).toLowerCase());
-    case 'notequals':
-    case 'notin':
-      return (item) => !values.has(field(item).toLowerCase());
-    default:
-      throw badRequest(`Filter operator '${filter.operator}' is not supported.`);
+function compileFilter<T>(filter: RunFilter['filters'][number], fields: FilterFields<T>): (item: T) => boolean {
+  const name = Object.keys(fields).find((k) => k.toLowerCase() === filter.operand.toLowerCase());
+  const field = name === undefined ? undefined : fields[name];
+  if (!field) {
+    throw badRequest(`The filter operand '${filter.operand}' is not supported. Supported operands: ${Object.keys(fields).join(', ')}.`);
   }
+  if (!OPERATORS.some((o) => o.toLowerCase() === filter.operator.toLowerCase())) {
+    throw badRequest(`The filter operator '${filter.operator}' is not supported. Supported operators: ${OPERATORS.join(', ')}.`);
+  }
+  let has: (item: T) => boolean;
+  if (field.kind === 'text') {
+    const values = new Set(filter.values.map((v) => v.toLowerCase()));
+    has = (item) => values.has(field.get(item).toLowerCase());
+  } else {
+    const values = new Set(filter.values.map((v) => {
+      const ms = Date.parse(v);
+      if (Number.isNaN(ms)) throw badRequest(`The value '${v}' of filter operand '${name}' is not a valid ISO 8601 date-time.`);
+      return ms;
+    }));
+    has = (item) => {
+      const t = field.get(item);
+      return t !== undefined && values.has(t);
+    };
+  }
+  return isPositive(filter.operator) ? has : (item) => !has(item);
 }
 
 const compare = (a: number | string, b: number | string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -1103,6 +1410,7 @@ export async function startFactoryEmulator(opts: EmulatorOptions = {}): Promise<
       service.finish(runId, status, message);
     },
     setScenario: (s) => service.setScenario(s),
+    seedRuns: (spec) => service.seedRuns(spec),
     stats: () => service.stats(),
     resetStats: () => service.resetStats(),
     close: () => {

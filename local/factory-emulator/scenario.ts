@@ -65,6 +65,11 @@ const ScenarioSchema = z
     /** Time a cancelled run stays Canceling before it is Cancelled. Default 50. */
     cancelMs: z.number().int().min(0).optional(),
     faults: Faults.optional(),
+    /**
+     * `many` (default): `RunGroupId In [...]` takes any number of values. `one`: more than one value is
+     * refused with 400, as ADF was reported to do (azure-sdk-for-net#22025, 2021), to test a fallback.
+     */
+    runGroupIdValues: z.enum(['many', 'one']).optional(),
   })
   .strict();
 

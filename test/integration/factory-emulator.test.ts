@@ -1,6 +1,6 @@
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import { DataFactoryManagementClient, type PipelineRun } from '@azure/arm-datafactory';
+import { DataFactoryManagementClient, type PipelineRun, type RunFilterParameters } from '@azure/arm-datafactory';
 import type { TokenCredential } from '@azure/core-auth';
 import { startFactoryEmulator, type FactoryEmulator } from '../../local/factory-emulator/emulator';
 import type { Scenario } from '../../local/factory-emulator/scenario';
@@ -267,7 +267,7 @@ describe('factory emulator, through the real DataFactoryManagementClient', () =>
     const one = await adf.pipelineRuns.queryByFactory(RG, factory, {
       lastUpdatedAfter: t0,
       lastUpdatedBefore: end,
-      filters: [{ operand: 'RunId', operator: 'Equals', values: [late[7]!] }],
+      filters: [{ operand: 'RunGroupId', operator: 'Equals', values: [late[7]!] }],
     });
     expect(one.value.map((r) => r.runId)).toEqual([late[7]]);
     const none = await adf.pipelineRuns.queryByFactory(RG, factory, {
@@ -374,5 +374,200 @@ describe('factory emulator, through the real DataFactoryManagementClient', () =>
     const { runId } = await adf.pipelines.createRun(RG, 'f-scn', 'only_this');
     const listed = await raw('GET', '/_emulator/runs');
     expect((listed.body as { runId: string }[]).map((r) => r.runId)).toContain(runId);
+  });
+});
+
+async function queryAll(factory: string, params: Omit<RunFilterParameters, 'continuationToken'>): Promise<{ runs: PipelineRun[]; pages: number }> {
+  const runs: PipelineRun[] = [];
+  let pages = 0;
+  let token: string | undefined;
+  do {
+    const page = await adf.pipelineRuns.queryByFactory(RG, factory, { ...params, ...(token ? { continuationToken: token } : {}) });
+    pages++;
+    runs.push(...page.value);
+    token = page.continuationToken;
+  } while (token && pages < 1000);
+  return { runs, pages };
+}
+
+const wide = () => ({ lastUpdatedAfter: new Date(Date.now() - 3_600_000), lastUpdatedBefore: new Date(Date.now() + 60_000) });
+
+describe('queryPipelineRuns filters: ADF operands only', () => {
+  const factory = 'f-filters';
+  let manual: string[] = [];
+  let done: PipelineRun;
+
+  beforeAll(async () => {
+    manual = [];
+    for (let i = 0; i < 150; i++) manual.push((await adf.pipelines.createRun(RG, factory, 'wk_manual')).runId);
+    await sleep(5); // so that no manual run starts in the same millisecond as the next one
+    const { runId } = await adf.pipelines.createRun(RG, factory, 'wk_bad');
+    done = await waitForRun(factory, runId, isTerminal);
+  });
+
+  test.each(['RunId', 'ActivityName', 'runDimension', ''])('when the operand is %p, then ADF answers 400 with ARM\'s error body', async (operand) => {
+    const err = await rejection(adf.pipelineRuns.queryByFactory(RG, factory, {
+      ...wide(),
+      filters: [{ operand, operator: 'Equals', values: [manual[0]!] }],
+    }));
+    expect(err.statusCode).toBe(400);
+    expect(err.code).toBe('BadRequest');
+
+    const res = await raw('POST', `${factoryPath(factory)}/queryPipelineRuns?api-version=2018-06-01`, {
+      headers: { authorization: 'Bearer x' },
+      body: { lastUpdatedAfter: wide().lastUpdatedAfter.toISOString(), lastUpdatedBefore: wide().lastUpdatedBefore.toISOString(), filters: [{ operand, operator: 'In', values: ['x'] }] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: { code: 'BadRequest', message: expect.stringContaining('RunGroupId') } });
+  });
+
+  test('when the operator is not one of Equals, NotEquals, In, NotIn, then the query is refused with 400', async () => {
+    const err = await rejection(adf.pipelineRuns.queryByFactory(RG, factory, {
+      ...wide(),
+      filters: [{ operand: 'PipelineName', operator: 'Contains', values: ['wk'] }],
+    }));
+    expect(err.statusCode).toBe(400);
+  });
+
+  test('when RunGroupId In lists 150 runs, then exactly those come back, 100 per page with a continuation token', async () => {
+    const wanted = manual.slice(0, 150);
+    const { runs, pages } = await queryAll(factory, { ...wide(), filters: [{ operand: 'RunGroupId', operator: 'In', values: wanted }] });
+    expect(pages).toBe(2);
+    expect(runs.map((r) => r.runId).sort()).toEqual([...wanted].sort());
+
+    const some = manual.slice(10, 13);
+    const page = await adf.pipelineRuns.queryByFactory(RG, factory, { ...wide(), filters: [{ operand: 'RunGroupId', operator: 'In', values: some }] });
+    expect(page.value.map((r) => r.runId).sort()).toEqual([...some].sort());
+    expect(page.continuationToken).toBeUndefined();
+
+    const others = await queryAll(factory, { ...wide(), filters: [{ operand: 'RunGroupId', operator: 'NotIn', values: manual }] });
+    expect(others.runs.map((r) => r.runId)).toEqual([done.runId]);
+  });
+
+  test('when PipelineName In pages 150 runs, then the pages are disjoint, complete and in lastUpdated order', async () => {
+    const { runs, pages } = await queryAll(factory, { ...wide(), filters: [{ operand: 'PipelineName', operator: 'In', values: ['wk_manual', 'no_such'] }] });
+    expect(pages).toBe(2);
+    expect(runs).toHaveLength(150);
+    expect(new Set(runs.map((r) => r.runId))).toEqual(new Set(manual));
+    const keys = runs.map((r) => r.lastUpdated!.getTime());
+    expect(keys).toEqual([...keys].sort((a, b) => a - b));
+  });
+
+  test('when RunStart, RunEnd, TriggerName or TriggerRunTimestamp filter, then times compare as instants', async () => {
+    const runStart = done.runStart!.toISOString();
+    const runEnd = done.runEnd!.toISOString();
+    const ids = async (filters: RunFilterParameters['filters']) =>
+      (await queryAll(factory, { ...wide(), filters })).runs.map((r) => r.runId);
+
+    expect(await ids([{ operand: 'RunStart', operator: 'Equals', values: [runStart] }])).toEqual([done.runId]);
+    // the same instant written another way still matches
+    expect(await ids([{ operand: 'RunEnd', operator: 'In', values: ['2000-01-01T00:00:00Z', runEnd.replace('Z', '+00:00')] }])).toEqual([done.runId]);
+    expect(await ids([{ operand: 'RunEnd', operator: 'NotEquals', values: [runEnd] }])).toHaveLength(150); // no runEnd yet: not equal
+    expect(await ids([{ operand: 'RunStart', operator: 'NotIn', values: [runStart] }])).toHaveLength(150);
+    expect(await ids([{ operand: 'TriggerName', operator: 'Equals', values: ['Manual'] }])).toHaveLength(151);
+    expect(await ids([{ operand: 'TriggerName', operator: 'NotEquals', values: ['Manual'] }])).toHaveLength(0);
+    expect(await ids([{ operand: 'TriggerRunTimestamp', operator: 'Equals', values: [runStart] }])).toHaveLength(0);
+    expect(await ids([
+      { operand: 'PipelineName', operator: 'Equals', values: ['wk_bad'] },
+      { operand: 'Status', operator: 'In', values: ['Failed'] },
+      { operand: 'LatestOnly', operator: 'Equals', values: ['true'] },
+    ])).toEqual([done.runId]);
+
+    const bad = await rejection(adf.pipelineRuns.queryByFactory(RG, factory, {
+      ...wide(),
+      filters: [{ operand: 'RunStart', operator: 'Equals', values: ['yesterday'] }],
+    }));
+    expect(bad.statusCode).toBe(400);
+  });
+
+  test('when the scenario says runGroupIdValues "one", then RunGroupId with several values is refused as ADF was reported to', async () => {
+    emulator.setScenario({ ...baseScenario, runGroupIdValues: 'one' });
+    const err = await rejection(adf.pipelineRuns.queryByFactory(RG, factory, {
+      ...wide(),
+      filters: [{ operand: 'RunGroupId', operator: 'In', values: manual.slice(0, 2) }],
+    }));
+    expect(err.statusCode).toBe(400);
+    expect((err as { message?: string }).message).toContain("does not support and array of values");
+    const single = await adf.pipelineRuns.queryByFactory(RG, factory, {
+      ...wide(),
+      filters: [{ operand: 'RunGroupId', operator: 'In', values: manual.slice(0, 1) }],
+    });
+    expect(single.value.map((r) => r.runId)).toEqual(manual.slice(0, 1));
+  });
+});
+
+describe('seedRuns: untracked runs made in process', () => {
+  const target = { subscriptionId: SUB, resourceGroup: RG, factory: 'f-seed' };
+
+  test('when runs are seeded, then they live like created runs but no ARM request is counted', async () => {
+    emulator.resetStats();
+    const before = emulator.stats();
+    const ids = emulator.seedRuns({ factory: target, pipeline: 'noise_not_in_scenario', count: 50, durationMs: 150, queuedMs: 100 });
+    expect(ids).toHaveLength(50);
+    expect(new Set(ids).size).toBe(50);
+    expect(emulator.stats()).toEqual(before);
+
+    const seen = emulator.runs().filter((r) => r.factory === 'f-seed');
+    expect(seen.map((r) => r.runId)).toEqual(ids);
+    expect(seen.every((r) => r.status === 'Queued' && r.pipelineName === 'noise_not_in_scenario' && r.runGroupId === r.runId)).toBe(true);
+
+    emulator.resetStats();
+    const inProgress = await waitForRun('f-seed', ids[0]!, (r) => r.status !== 'Queued');
+    expect(inProgress.status).toBe('InProgress');
+    const finished = await waitForRun('f-seed', ids[49]!, isTerminal);
+    expect(finished.status).toBe('Succeeded');
+    expect(finished.lastUpdated!.getTime()).toBe(finished.runEnd!.getTime());
+    expect(finished.durationInMs).toBeGreaterThanOrEqual(250);
+
+    // the change feed reports them like any run, stamped when each change happened
+    const all = await queryAll('f-seed', { ...wide(), filters: [{ operand: 'PipelineName', operator: 'Equals', values: ['noise_not_in_scenario'] }] });
+    expect(all.runs).toHaveLength(50);
+    expect(all.runs.every((r) => r.status === 'Succeeded' && r.lastUpdated!.getTime() >= r.runStart!.getTime() + 250)).toBe(true);
+    expect(emulator.stats().getRun).toBeGreaterThan(0); // the reads above were ARM requests; seeding was not
+  });
+
+  test('when seeded with durationMs null, then the runs stay InProgress until finished by hand, with the given outcome otherwise', async () => {
+    const [manual] = emulator.seedRuns({ factory: target, pipeline: 'noise_manual', count: 1, durationMs: null });
+    const [failing] = emulator.seedRuns({ factory: target, pipeline: 'noise_fail', count: 1, durationMs: 0, outcome: 'Failed' });
+    expect((await waitForRun('f-seed', failing!, isTerminal)).status).toBe('Failed');
+    await sleep(50);
+    expect((await adf.pipelineRuns.get(RG, 'f-seed', manual!)).status).toBe('InProgress');
+    emulator.finish(manual!, 'Cancelled');
+    expect((await adf.pipelineRuns.get(RG, 'f-seed', manual!)).status).toBe('Cancelled');
+    expect(() => emulator.seedRuns({ factory: target, pipeline: 'x', count: -1, durationMs: 0 })).toThrow(RangeError);
+  });
+
+  test('when a factory holds 30,000 runs, then a filtered page costs milliseconds, not a scan, and paging stays exact', async () => {
+    const big = { subscriptionId: SUB, resourceGroup: RG, factory: 'f-big' };
+    const ours: string[] = [];
+    for (let p = 0; p < 5; p++) ours.push(...emulator.seedRuns({ factory: big, pipeline: `tracked_${p}`, count: 2_000, durationMs: null }));
+    for (let p = 0; p < 10; p++) emulator.seedRuns({ factory: big, pipeline: `noise_${p}`, count: 2_000, durationMs: 10 });
+    await sleep(200); // everything is InProgress, the noise has finished
+    const window = wide();
+    const query = (filters: RunFilterParameters['filters']) => adf.pipelineRuns.queryByFactory(RG, 'f-big', { ...window, filters });
+    await query([]); // the first read sorts what was appended
+
+    const timings: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cases: Array<[RunFilterParameters['filters'], boolean]> = [
+        [[{ operand: 'PipelineName', operator: 'In', values: ['tracked_0', 'tracked_3'] }], true],
+        [[{ operand: 'RunGroupId', operator: 'In', values: ours.slice(i * 100, i * 100 + 100) }], false],
+        [[], true],
+      ];
+      for (const [filters, more] of cases) {
+        const t = performance.now();
+        const page = await query(filters);
+        timings.push(performance.now() - t);
+        expect(page.value).toHaveLength(100);
+        expect(page.continuationToken !== undefined).toBe(more);
+      }
+    }
+    timings.sort((a, b) => a - b);
+    // A full scan of 30,000 runs per call took ~40-100 ms here; the index answers in a few.
+    expect(timings[Math.floor(timings.length / 2)]).toBeLessThan(30);
+
+    const one = await queryAll('f-big', { ...window, filters: [{ operand: 'PipelineName', operator: 'Equals', values: ['tracked_2'] }] });
+    expect(one.pages).toBe(20);
+    expect(new Set(one.runs.map((r) => r.runId))).toEqual(new Set(ours.slice(4_000, 6_000)));
   });
 });
