@@ -69,7 +69,7 @@ param emailDataLocation string = 'United States'
   '22'
 ])
 @description('Node.js major version of the Functions runtime.')
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @allowed([
   512

@@ -15,8 +15,13 @@ export async function startManualRuns(stack: TestStack, n: number): Promise<Trac
   });
 }
 
-/** runId → status, from the Runs table. */
+/** runId → status as GET /runs shows it: the record's, or for a live run the index's (where the sweep keeps it). */
 export async function runStatuses(stack: TestStack): Promise<Map<string, string>> {
+  const live = new Map((await stack.deps.tables.table('ActiveRuns').scanAll()).map((r) => [r.rowKey, String(r.props.status)]));
   const rows = await stack.deps.tables.table('Runs').scanAll();
-  return new Map(rows.filter((r) => typeof r.props.runId === 'string' && r.props.status).map((r) => [String(r.props.runId), String(r.props.status)]));
+  return new Map(
+    rows
+      .filter((r) => typeof r.props.runId === 'string' && r.props.status)
+      .map((r) => [String(r.props.runId), r.props.settled === true ? String(r.props.status) : (live.get(r.partitionKey) ?? String(r.props.status))]),
+  );
 }

@@ -7,6 +7,7 @@ import { loadSettings } from '../../src/config';
 import type { Deps } from '../../src/core/deps';
 import { LineLogger } from '../../src/adapters/system';
 import { startFactoryEmulator, type FactoryEmulator } from '../../local/factory-emulator/emulator';
+import { generateCertificate } from '../../local/tls';
 import type { Scenario } from '../../local/factory-emulator/scenario';
 import { startLocalHost, type LocalHost } from '../../local/host/host';
 import { storageConnection } from './storage';
@@ -16,7 +17,10 @@ export const TEST_RG = 'rg-test';
 export const TEST_FACTORY = 'adf-test';
 
 export interface TestStack {
+  /** The current emulator (a new object after `restartEmulator`). */
   emulator: FactoryEmulator;
+  /** Restarts the factory emulator on the same port and certificate, with an empty run history. */
+  restartEmulator(scenario?: Scenario): Promise<void>;
   host: LocalHost;
   deps: Deps;
   /** `${host.url}/api` */
@@ -36,7 +40,8 @@ export interface TestStack {
  * Timers are off: tests drive the Sweep with `sweep()`.
  */
 export async function startTestStack(opts: { scenario: Scenario; env?: Record<string, string> }): Promise<TestStack> {
-  const emulator = await startFactoryEmulator({ port: 0, scenario: opts.scenario });
+  const tls = await generateCertificate();
+  let emulator = await startFactoryEmulator({ port: 0, scenario: opts.scenario, tls });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conductor-'));
   const caFile = path.join(dir, 'ca.pem');
   fs.writeFileSync(caFile, emulator.ca);
@@ -61,8 +66,14 @@ export async function startTestStack(opts: { scenario: Scenario; env?: Record<st
   const deps = buildDeps(loadSettings(env), new LineLogger((level, line) => logs.push(`${level} ${line}`)));
   const host = await startLocalHost({ deps, port: 0, settings: env, timers: false, onLog: (fn, level, m) => logs.push(`${level} [${fn}] ${m}`) });
   const api = `${host.url}/api`;
-  return {
+  const stack: TestStack = {
     emulator,
+    restartEmulator: async (scenario = opts.scenario) => {
+      const port = emulator.port;
+      await emulator.close();
+      emulator = await startFactoryEmulator({ port, scenario, tls });
+      stack.emulator = emulator;
+    },
     host,
     deps,
     api,
@@ -91,6 +102,7 @@ export async function startTestStack(opts: { scenario: Scenario; env?: Record<st
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+  return stack;
 }
 
 /** Sweeps until `done()` holds (or fails after `timeoutMs`). */

@@ -16,6 +16,9 @@ export interface SweepReport {
   changed: number;
   settled: number;
   staleChecks: number;
+  /** ARM reads of Observe (feed pages, re-check pages, GETs). */
+  armReads: number;
+  unknown: number;
   reconciled: number;
   errors: number;
   ms: number;
@@ -26,7 +29,7 @@ export interface SweepReport {
  * Idempotent and safe to interrupt at any line: the next pass finishes the work.
  */
 export async function runSweep(deps: Deps): Promise<SweepReport> {
-  const t0 = Date.now();
+  const t0 = deps.clock.now().getTime();
   const obs = await observeAndSettle(deps, settlers);
   for (const step of advanceSteps) {
     try {
@@ -41,9 +44,11 @@ export async function runSweep(deps: Deps): Promise<SweepReport> {
     changed: obs.changed,
     settled: obs.settled.length,
     staleChecks: obs.staleChecks,
+    armReads: obs.armReads,
+    unknown: obs.unknown,
     reconciled: obs.reconciled,
     errors: obs.errors,
-    ms: Date.now() - t0,
+    ms: deps.clock.now().getTime() - t0,
   };
 }
 
