@@ -1,128 +1,195 @@
- 
+/**
+ * `npm run bench`: every figure docs/performance.md quotes, measured on the local stack's real parts
+ * (Azurite, the factory emulator over HTTPS, the app's real adapters and SDK clients), printed as tables
+ * and written to bench/results/latest.json.
+ *
+ * Each section runs on a fresh stack, inside a time budget, and an error in one is printed and recorded
+ * without stopping the others.
+ */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { buildDeps } from '../src/composition';
-import { loadSettings } from '../src/config';
-import { LineLogger } from '../src/adapters/system';
-import { startTrackedRun } from '../src/core/runs/start';
-import { runSweep } from '../src/core/sweep/sweep';
-import { startAzurite } from '../local/azurite';
-import { startFactoryEmulator } from '../local/factory-emulator/emulator';
-import { startLocalHost } from '../local/host/host';
-import { mapLimit } from '../src/core/util';
+import { approvals, orchestration, queue, type ApprovalsResult, type OrchestrationResult, type QueueResult } from './flows';
+import { BENCH_SETTINGS } from './stack';
+import { FEED_OVERLAP_SECONDS, sweepSection, type SweepSectionResult } from './sweep';
+import { machine, round, table, withTimeout } from './support';
 
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+const SECTION_BUDGET_MS = {
+  sweep: 330_000,
+  orchestration: 260_000,
+  approvals: 120_000,
+  queue: 180_000,
+};
 
-async function stack(prefix: string, timers = true) {
-  const azurite = await startAzurite({ inMemory: true });
-  const emulator = await startFactoryEmulator({ port: 0, scenario: { pipelines: { hang: { durationMs: null } }, unknownPipelines: 'succeed' } as never });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
-  fs.writeFileSync(path.join(dir, 'ca.pem'), emulator.ca);
-  const env = {
-    AzureWebJobsStorage: azurite.connectionString,
-    CONDUCTOR_TABLE_PREFIX: prefix,
-    ADF_ENDPOINT: emulator.url,
-    ADF_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-    ADF_RESOURCE_GROUP: 'rg-bench',
-    ADF_FACTORY_NAME: 'adf-bench',
-    ADF_CREDENTIAL: 'emulator',
-    ADF_CA_CERT: path.join(dir, 'ca.pem'),
-    EMAIL_OUTBOX_DIR: path.join(dir, 'outbox'),
-    SWEEP_SCHEDULE: '*/10 * * * * *',
-    ADF_STARTS_PER_SECOND: '200',
-  };
-  const deps = buildDeps(loadSettings(env), new LineLogger(() => undefined));
-  const host = await startLocalHost({ deps, port: 0, settings: env, timers, onLog: () => undefined });
-  return {
-    deps,
-    emulator,
-    api: `${host.url}/api`,
-    close: async () => {
-      await host.close();
-      await emulator.close();
-      await azurite.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+interface Results {
+  date: string;
+  machine: ReturnType<typeof machine>;
+  settings: Record<string, unknown>;
+  durationSeconds: number;
+  figures: Record<string, number>;
+  sweep?: SweepSectionResult;
+  orchestration?: OrchestrationResult[];
+  approvals?: ApprovalsResult;
+  queue?: QueueResult;
+  errors: Array<{ section: string; error: string }>;
 }
 
-/** 1,000 instant workers over 10 stages; each worker's "last Web activity" calls the completion callback. */
-async function throughput() {
-  const s = await stack('benchtp');
-  const lines = ['properties: { failureHandling: DependencyChain, maxConcurrentWorkers: 100 }', 'stages:'];
-  for (let st = 1; st <= 10; st++) {
-    lines.push(`  - name: s${st}`, '    pipelines:');
-    for (let i = 1; i <= 100; i++) lines.push(`      - { name: w${st}_${i}, pipeline: p${st}_${i} }`);
+const say = (line: string) => console.log(line);
+
+/** `BENCH_ONLY=sweep,queue` runs only those sections (sweep, orchestration, approvals, queue). */
+const only = process.env.BENCH_ONLY?.split(',');
+const wanted = (name: string) => !only || only.includes(name);
+
+async function section<T>(name: string, budgetMs: number, results: Results, work: () => Promise<T>): Promise<T | undefined> {
+  const t0 = Date.now();
+  say(`\n## ${name}`);
+  try {
+    const value = await withTimeout(work(), budgetMs + 60_000, name);
+    say(`(${name}: ${round((Date.now() - t0) / 1000, 0)} s)`);
+    return value;
+  } catch (e) {
+    const error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    results.errors.push({ section: name, error });
+    say(`!! ${name} failed after ${round((Date.now() - t0) / 1000, 0)} s: ${error}`);
+    return undefined;
   }
-  const pipelines: Record<string, { durationMs: number }> = {};
-  for (let st = 1; st <= 10; st++) for (let i = 1; i <= 100; i++) pipelines[`p${st}_${i}`] = { durationMs: 0 };
-  s.emulator.setScenario({ pipelines, unknownPipelines: 'notFound' } as never);
-  await fetch(`${s.api}/metadata`, { method: 'PUT', body: lines.join('\n') });
-  const called = new Set<string>();
-  let stop = false;
-  // The callback pump: every finished run calls POST /api/callbacks/run-finished once, as its last activity would.
-  const pump = (async () => {
-    while (!stop) {
-      const done = s.emulator.runs().filter((r) => r.status === 'Succeeded' && !called.has(r.runId));
-      done.forEach((r) => called.add(r.runId));
-      await mapLimit(done, 16, (r) => fetch(`${s.api}/callbacks/run-finished`, { method: 'POST', body: JSON.stringify({ runId: r.runId }) }).then((x) => x.arrayBuffer()));
-      await new Promise((r) => setTimeout(r, 20));
+}
+
+function sweepTables(s: SweepSectionResult, figures: Record<string, number>): void {
+  const rows: Array<Array<string | number>> = [['in flight', 'variant', 'pass ms', 'ARM reads', 'writes', 'get', 'query', 'table ops', 'settled', 'peak RSS MiB', 'RSS +MiB', 'polling ARM', 'ratio']];
+  for (const p of s.passes) {
+    const poll = s.polling.find((x) => x.size === p.size);
+    const key = `armCallRatio_${p.size}${p.variant === 'quiet' ? '' : `_${p.variant}`}`;
+    rows.push([p.size, p.variant, p.ms, p.arm.reads, p.arm.writes, p.arm.getRun, p.arm.queryPipelineRuns, p.tableOps, `${p.settled}/${p.finishedByHand}`, p.peakRssMiB, p.rssGrowthMiB, poll?.armCalls ?? '-', s.ratios[key] ?? '-']);
+    const f = `sweep_${p.size}_${p.variant}`;
+    figures[`${f}_ms`] = p.ms;
+    figures[`${f}_armReads`] = p.arm.reads;
+    figures[`${f}_armWrites`] = p.arm.writes;
+    figures[`${f}_getRun`] = p.arm.getRun;
+    figures[`${f}_queryPipelineRuns`] = p.arm.queryPipelineRuns;
+    figures[`${f}_tableOps`] = p.tableOps;
+    figures[`${f}_settled`] = p.settled;
+    figures[`${f}_peakRssMiB`] = p.peakRssMiB;
+    figures[`${f}_rssGrowthMiB`] = p.rssGrowthMiB;
+  }
+  say('\nOne sweep pass (1 % of the runs finished just before it, as many started):');
+  say(table(rows));
+  const polls: Array<Array<string | number>> = [['in flight', 'polling ARM reads', 'polling ms']];
+  for (const p of s.polling) {
+    polls.push([p.size, p.armCalls, p.ms]);
+    figures[`poll_${p.size}_armCalls`] = p.armCalls;
+    figures[`poll_${p.size}_ms`] = p.ms;
+  }
+  say('\nPer-run polling on the same runs (one pipelineRuns.get per running run):');
+  say(table(polls));
+  Object.assign(figures, s.ratios);
+  const growth: Array<Array<string | number>> = [['grow to', 'starts', 'seconds', 'starts/s', 'table ops/start', 'passes alongside', 'max pass ms', 'p95 pass ms']];
+  for (const g of s.growth) {
+    growth.push([g.size, g.started, g.seconds, g.startsPerSecond, g.tableOpsPerStart, g.concurrentPasses?.count ?? '-', g.concurrentPasses?.maxMs ?? '-', g.concurrentPasses?.p95Ms ?? '-']);
+    figures[`startsPerSecond_${g.size}`] = g.startsPerSecond;
+    figures[`tableOpsPerStart_${g.size}`] = g.tableOpsPerStart;
+    if (g.concurrentPasses) {
+      figures.concurrentPassMaxMs = g.concurrentPasses.maxMs;
+      figures.concurrentPassP95Ms = g.concurrentPasses.p95Ms;
+      figures.concurrentPasses = g.concurrentPasses.count;
     }
-  })();
-  const heap0 = process.memoryUsage().heapUsed;
-  const t0 = Date.now();
-  const res = await fetch(`${s.api}/executions`, { method: 'POST', body: '{}' });
-  const { executionId } = (await res.json()) as { executionId: string };
-  let status = 'Running';
-  let peakRss = 0;
-  while (status === 'Running' && Date.now() - t0 < 300_000) {
-    await new Promise((r) => setTimeout(r, 250));
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    status = ((await (await fetch(`${s.api}/executions/${executionId}`)).json()) as { status: string }).status;
   }
-  const seconds = (Date.now() - t0) / 1000;
-  stop = true;
-  await pump;
-  const runs = s.emulator.runs().length;
-  console.log(`orchestration: 1000 workers / 10 stages with callbacks -> ${status} in ${seconds.toFixed(1)} s (${(1000 / seconds).toFixed(0)} workers/s), ${runs} ADF runs, callbacks ${called.size}, peak RSS ${mb(peakRss)}, heap growth ${mb(process.memoryUsage().heapUsed - heap0)}  [target < 60 s]`);
-  await s.close();
-  return seconds;
+  say('\nStarts (tracked, in process, 32 at a time), and passes run back to back during the last increment:');
+  say(table(growth));
+  for (const line of s.skipped) say(`skipped: ${line}`);
 }
 
-/** One sweep pass with 1,000 runs in flight: ARM calls and time. */
-async function sweepCost() {
-  const s = await stack('benchsw', false);
-  const target = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'rg-bench', factory: 'adf-bench', pipeline: 'hang' };
+async function main(): Promise<void> {
   const t0 = Date.now();
-  await mapLimit(Array.from({ length: 1000 }, (_, i) => i), 32, (i) => startTrackedRun(s.deps, { target, parameters: { i }, owner: { kind: 'none', id: '' } }));
-  const startSec = (Date.now() - t0) / 1000;
-  await runSweep(s.deps); // sets the watermark
-  s.emulator.resetStats();
-  let t = Date.now();
-  await runSweep(s.deps);
-  const idleMs = Date.now() - t;
-  const idle = s.emulator.stats();
-  const runs = s.emulator.runs();
-  for (const r of runs.slice(0, 500)) s.emulator.finish(r.runId, 'Succeeded');
-  s.emulator.resetStats();
-  t = Date.now();
-  const report = await runSweep(s.deps);
-  const busyMs = Date.now() - t;
-  const busy = s.emulator.stats();
-  console.log(`runs: 1000 tracked starts in ${startSec.toFixed(1)} s (${(1000 / startSec).toFixed(0)}/s)`);
-  console.log(`sweep, 1000 in flight, none finished (all inside the feed overlap window): ${idleMs} ms, queryPipelineRuns=${idle.queryPipelineRuns}, getRun=${idle.getRun}`);
-  console.log(`sweep, 1000 in flight, 500 finished: ${busyMs} ms, queryPipelineRuns=${busy.queryPipelineRuns}, getRun=${busy.getRun}, settled=${report.settled}  [bound: 1 + ceil(changed/100)]`);
-  await s.close();
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    settings: {
+      ...BENCH_SETTINGS,
+      FEED_OVERLAP_SECONDS_sweepSection: FEED_OVERLAP_SECONDS,
+      note: 'ARM write pacing lifted (ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000): the bench measures the app, not the pacing it applies in Azure.',
+    },
+    durationSeconds: 0,
+    figures: {},
+    errors: [],
+  };
+  const m = results.machine;
+  say(`adf-conductor bench — ${results.date}`);
+  say(`machine: ${m.cpuCount} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, node ${m.node}, ${m.platform}`);
+  say('ARM pacing lifted for the bench: ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000 (Azure defaults 8 and 100), ADF_STARTS_PER_SECOND=1000.');
+  say(`Sweep section: FEED_OVERLAP_SECONDS=${FEED_OVERLAP_SECONDS} (default 30), so each measured window holds what its variant changed.`);
+
+  const sweep = !wanted('sweep') ? undefined : await section('1. sweep cost vs per-run polling', SECTION_BUDGET_MS.sweep, results, () => sweepSection(say, SECTION_BUDGET_MS.sweep));
+  if (sweep) {
+    results.sweep = sweep;
+    sweepTables(sweep, results.figures);
+  }
+
+  const orch: OrchestrationResult[] = [];
+  for (const mode of wanted('orchestration') ? (['callback', 'timer'] as const) : []) {
+    const r = await section(`2. orchestration, ${mode === 'callback' ? 'completion callback' : 'timer only (SWEEP_SCHEDULE every 2 s)'}`, SECTION_BUDGET_MS.orchestration, results, () => orchestration(mode));
+    if (r) orch.push(r);
+  }
+  if (orch.length) {
+    results.orchestration = orch;
+    const rows: Array<Array<string | number>> = [['mode', 'status', 'seconds', 'stage advance p50 ms', 'p95 ms', 'ARM writes/worker', 'reads/worker', 'table ops/worker', 'callbacks']];
+    for (const r of orch) {
+      rows.push([r.mode, r.status, r.seconds, r.stageAdvanceP50Ms, r.stageAdvanceP95Ms, r.armWritesPerWorker, r.armReadsPerWorker, r.tableOpsPerWorker, r.callbacks]);
+      const f = `orchestration_${r.mode}`;
+      results.figures[`${f}_seconds`] = r.seconds;
+      results.figures[`${f}_stageAdvanceP50Ms`] = r.stageAdvanceP50Ms;
+      results.figures[`${f}_stageAdvanceP95Ms`] = r.stageAdvanceP95Ms;
+      results.figures[`${f}_armWritesPerWorker`] = r.armWritesPerWorker;
+      results.figures[`${f}_armReadsPerWorker`] = r.armReadsPerWorker;
+      results.figures[`${f}_tableOpsPerWorker`] = r.tableOpsPerWorker;
+    }
+    say('\n1,000 instant workers over 10 stages:');
+    say(table(rows));
+  }
+
+  const ap = !wanted('approvals') ? undefined : await section('3. approvals', SECTION_BUDGET_MS.approvals, results, approvals);
+  if (ap) {
+    results.approvals = ap;
+    say(table([
+      ['approvals', 'statuses', 'seconds', 'requests/s', 'p50 ms', 'p99 ms', 'continuation runs', 'ARM writes/approval', 'table ops/approval'],
+      [ap.approvals, JSON.stringify(ap.approvalStatuses), ap.seconds, ap.requestsPerSecond, ap.p50Ms, ap.p99Ms, ap.continuationRuns, ap.armWritesPerApproval, ap.tableOpsPerApproval],
+    ]));
+    say(`100 concurrent approvals of ONE token: statuses ${JSON.stringify(ap.oneToken.statuses)}, continuation runs in ADF: ${ap.oneToken.continuationRuns} (must be exactly 1)`);
+    Object.assign(results.figures, {
+      approvals_requestsPerSecond: ap.requestsPerSecond,
+      approvals_p50Ms: ap.p50Ms,
+      approvals_p99Ms: ap.p99Ms,
+      approvals_continuationRuns: ap.continuationRuns,
+      approvals_oneToken_continuationRuns: ap.oneToken.continuationRuns,
+    });
+  }
+
+  const q = !wanted('queue') ? undefined : await section('4. queue hand-off', SECTION_BUDGET_MS.queue, results, queue);
+  if (q) {
+    results.queue = q;
+    say(table([
+      ['jobs', 'seconds', 'jobs/s', 'hand-off p50 ms', 'p95 ms', 'max concurrent', 'ARM writes/job', 'reads/job', 'table ops/job', 'callbacks'],
+      [q.jobs, q.seconds, q.jobsPerSecond, q.handOffP50Ms, q.handOffP95Ms, q.maxConcurrent, q.armWritesPerJob, q.armReadsPerJob, q.tableOpsPerJob, q.callbacks],
+    ]));
+    Object.assign(results.figures, {
+      queue_jobsPerSecond: q.jobsPerSecond,
+      queue_handOffP50Ms: q.handOffP50Ms,
+      queue_handOffP95Ms: q.handOffP95Ms,
+      queue_maxConcurrent: q.maxConcurrent,
+    });
+  }
+
+  results.durationSeconds = round((Date.now() - t0) / 1000, 0);
+  results.figures.benchSeconds = results.durationSeconds;
+  const out = path.join(__dirname, '..', '..', 'bench', 'results', only || process.env.BENCH_SIZES ? 'partial.json' : 'latest.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  say(`\nbench finished in ${results.durationSeconds} s; ${results.errors.length} section error(s); results in ${path.relative(process.cwd(), out)}`);
 }
 
-async function main() {
-  console.log(`adf-conductor bench on ${os.cpus().length} cores, node ${process.version}`);
-  await sweepCost();
-  await throughput();
-}
-
-void main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

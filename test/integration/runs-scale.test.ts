@@ -26,7 +26,7 @@ describe('a production-like factory: untracked runs change around ours', () => {
     await stack.sweep();
 
     const stats = stack.emulator.stats();
-    expect(stats.queryPipelineRuns + stats.getRun + stats.queryActivityruns).toBeLessThanOrEqual(4);
+    expect((stats.queryPipelineRuns ?? 0) + (stats.getRun ?? 0) + (stats.queryActivityruns ?? 0)).toBeLessThanOrEqual(4);
     expect(stats.getRun).toBe(0);
     const now = await runStatuses(stack);
     expect(finished.every((r) => now.get(r.runId!) === 'Succeeded')).toBe(true);
