@@ -5,7 +5,7 @@ import { contextLogger } from '../../src/adapters/system';
 import { functions } from '../../src/functions/all';
 import type { HttpFunction } from '../../src/functions/define';
 import { problem, problemResponse } from '../../src/http/problem';
-import { Ncrontab } from './ncrontab';
+import { scheduleTimer, type TimerSchedule } from './timer-schedule';
 
 export interface LocalHostOptions {
   deps: Deps;
@@ -146,22 +146,15 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     running.set(name, p);
     return p;
   };
-  const handles: NodeJS.Timeout[] = [];
-  let closed = false;
+  const schedules: TimerSchedule[] = [];
   if (opts.timers ?? true) {
-    for (const t of timers) {
-      const cron = new Ncrontab(resolveSetting(t.schedule, opts.settings ?? process.env));
-      const arm = () => {
-        if (closed) return;
-        const wait = cron.next(new Date()).getTime() - Date.now();
-        handles.push(
-          setTimeout(() => {
-            void fire(t.name);
-            arm();
-          }, wait),
-        );
-      };
-      arm();
+    try {
+      for (const t of timers) schedules.push(scheduleTimer(resolveSetting(t.schedule, opts.settings ?? process.env), () => void fire(t.name)));
+    } catch (e) {
+      // A bad schedule fails the start, and leaves nothing listening or ticking.
+      schedules.forEach((s) => s.stop());
+      await new Promise<void>((r) => server.close(() => r()));
+      throw e;
     }
   }
 
@@ -170,8 +163,7 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     port,
     runTimer: fire,
     close: async () => {
-      closed = true;
-      handles.forEach(clearTimeout);
+      schedules.forEach((s) => s.stop());
       await Promise.allSettled([...running.values()]);
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
