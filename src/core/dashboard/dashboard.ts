@@ -3,7 +3,7 @@ import { currentMetadata } from '../orchestration/metadata-store';
 import { listExecutions } from '../orchestration/executions';
 import { toExecutionView } from '../orchestration/model';
 import { ExecutionStore } from '../orchestration/store';
-import { PauseStore, expiryPartition } from '../pauses/store';
+import { PauseStore, hourOf } from '../pauses/store';
 import { getQueue } from '../queues/queues';
 import { addSeconds, iso, mapLimit } from '../util';
 
@@ -54,8 +54,8 @@ export async function dashboardData(deps: Deps) {
   // Waiting approvals: the expiry index's hour buckets for the next HOURS_OF_APPROVALS hours.
   const pauses = new PauseStore(deps.tables);
   const now = deps.clock.now();
-  const buckets = Array.from({ length: HOURS_OF_APPROVALS + 1 }, (_, h) => expiryPartition(iso(addSeconds(now, h * 3600))));
-  const ids = (await mapLimit(buckets, 8, (pk) => pauses.index.query(pk))).flat().map((r) => String(r.props.pauseId));
+  const hours = Array.from({ length: HOURS_OF_APPROVALS + 1 }, (_, h) => hourOf(iso(addSeconds(now, h * 3600))));
+  const ids = await pauses.expiringIn(hours);
   const approvals = (await mapLimit(ids, 8, (id) => pauses.get(id)))
     .filter((p): p is NonNullable<typeof p> => !!p && p.status === 'Waiting' && p.expiresAt > iso(now))
     .map((p) => ({ pauseId: p.pauseId, pipeline: p.continuation.target.pipeline, factory: p.continuation.target.factory, createdAt: p.createdAt, expiresAt: p.expiresAt }));

@@ -4,13 +4,13 @@ import { Conflict, NotFound, Rejected, Throttled } from '../errors';
 import type { ActivityError } from '../ports';
 import { isTerminalRun, type TrackedRun } from '../runs/model';
 import { startTrackedRun } from '../runs/start';
-import { RunStore } from '../runs/store';
+import { claimOf } from '../runs/api';
 import { addSeconds, iso, mapLimit } from '../util';
 import { sendExecutionAlert } from './alerts';
 import { currentMetadata } from './metadata-store';
-import { workerFromRow, workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
+import { workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
 import { isTerminalWorker, plan, type WorkerStatus } from './rules';
-import { batchPk, ExecutionStore } from './store';
+import { ExecutionStore } from './store';
 
 const inFlight = new WeakMap<object, Map<string, { again: boolean; done: Promise<void> }>>();
 
@@ -127,11 +127,10 @@ async function applyRun(deps: Deps, store: ExecutionStore, executionId: string, 
 
 /** Workers left Starting (a crash, a lost response) are resolved from their tracked run before anything else. */
 async function recoverStarting(deps: Deps, store: ExecutionStore, e: Execution, workers: Worker[]): Promise<boolean> {
-  const runs = new RunStore(deps.tables);
   const stuck = workers.filter((w) => w.status === 'Starting' || (w.status === 'Running' && !w.runId));
   let changed = false;
   await mapLimit(stuck, 8, async (w) => {
-    const run = w.trackId ? await runs.get(w.trackId) : undefined;
+    const run = w.trackId ? await claimOf(deps, w.trackId) : undefined;
     if (run) {
       if (run.runId || isTerminalRun(run.status)) {
         await applyRun(deps, store, e.executionId, w, run);
@@ -187,9 +186,8 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
   const key = run.owner.id.slice(slash + 1);
   const store = new ExecutionStore(deps);
   for (let i = 0; i < 3; i++) {
-    const row = await store.t.get(executionId, key);
-    if (!row) return;
-    const w = workerFromRow(row);
+    const w = await store.worker(executionId, key);
+    if (!w) return;
     try {
       await store.saveWorker(executionId, await settledWorker(deps, w, run));
       break;
@@ -229,10 +227,7 @@ async function finishExecution(deps: Deps, store: ExecutionStore, e: Execution, 
 
 /** Records the execution's final status on its batch lock (if the lock is still this execution's). */
 export async function releaseBatch(deps: Deps, e: Execution): Promise<void> {
-  const store = new ExecutionStore(deps);
-  const lock = await store.t.get(batchPk(e.batch), 'lock');
-  if (lock && lock.props.executionId === e.executionId)
-    await store.t.update(batchPk(e.batch), 'lock', { ...lock.props, status: e.status }, lock.etag).catch(ignoreConflict);
+  await new ExecutionStore(deps).releaseBatchLock(e);
 }
 
 /** Sweep step: advance every active execution (never the history). */
@@ -248,17 +243,7 @@ export async function purgeOldExecutions(deps: Deps): Promise<void> {
   // The metadata's `executionRetentionDays` wins; the app setting covers a store with no metadata yet.
   const days = (await currentMetadata(deps))?.metadata.properties.executionRetentionDays ?? deps.settings.executionRetentionDays;
   const cutoff = iso(addSeconds(deps.clock.now(), -days * 86_400));
-  for (const idx of await store.listOlderThan(cutoff, 10)) {
-    const id = String(idx.props.executionId);
-    const head = await store.head(id);
-    if (head?.status === 'Running') continue;
-    for (const r of await store.t.query(id)) await store.t.delete(id, r.rowKey, r.etag).catch(ignoreConflict);
-    const batchList = `list_${batchPk(head?.batch ?? (idx.props.batch ? String(idx.props.batch) : null))}`;
-    const twin = await store.t.get(batchList, idx.rowKey);
-    if (twin) await store.t.delete(batchList, idx.rowKey, twin.etag).catch(ignoreConflict);
-    await store.t.delete(idx.partitionKey, idx.rowKey, idx.etag).catch(ignoreConflict);
-    deps.log.info('execution purged (retention)', { executionId: id });
-  }
+  for (const id of await store.purge(cutoff, 10)) deps.log.info('execution purged (retention)', { executionId: id });
 }
 
 const ignoreConflict = (e: unknown) => {

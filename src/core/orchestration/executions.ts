@@ -1,16 +1,15 @@
-import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
-import { conflict, Conflict, NotFound, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
-import { isTerminalAdf } from '../ports';
-import { resolveTarget } from '../runs/model';
-import { RunStore } from '../runs/store';
+import { conflict, Conflict, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
+import { refreshRun } from '../runs/api';
+import { isTerminalRun, resolveTarget } from '../runs/model';
+import { cancelRun } from '../runs/pacing';
 import { iso, mapLimit } from '../util';
 import { advanceExecution, releaseBatch } from './advance';
 import { DEFAULT_FACTORY, isRunnable, stagesOfBatch, type Metadata } from './metadata';
 import { currentMetadata } from './metadata-store';
 import { toExecutionView, type Execution, type Worker } from './model';
 import { isTerminalWorker, type ExecutionStatus } from './rules';
-import { batchPk, ExecutionStore, type Loaded } from './store';
+import { ExecutionStore, type Loaded } from './store';
 
 export interface StartExecutionInput {
   batch?: string;
@@ -72,14 +71,13 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
   if (workers.length === 0) throw unprocessable('NothingSelected', 'The request selects no enabled pipeline to run.');
 
   const store = new ExecutionStore(deps);
-  const lockPk = batchPk(batch);
-  const lock = await store.t.get(lockPk, 'lock');
+  const lock = await store.batchLock(batch);
   if (lock) {
-    const lockedId = String(lock.props.executionId);
-    const status = String(lock.props.status);
+    const lockedId = lock.executionId;
+    const status = lock.status;
     if (status === 'Running') {
       const head = await store.head(lockedId);
-      const orphan = !head && deps.clock.now().getTime() - new Date(String(lock.props.at)).getTime() > ORPHAN_LOCK_MS;
+      const orphan = !head && deps.clock.now().getTime() - new Date(lock.at).getTime() > ORPHAN_LOCK_MS;
       if (!orphan && (head?.status ?? 'Running') === 'Running')
         throw conflict('ExecutionInProgress', `Execution ${lockedId} of ${batch === null ? 'all stages' : `batch '${batch}'`} is still running.`);
     }
@@ -88,10 +86,8 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
       return { executionId: lockedId, status: 'Running', resumed: true };
     }
   }
-  const lockProps = { executionId, status: 'Running', at: now };
   try {
-    if (lock) await store.t.update(lockPk, 'lock', lockProps, lock.etag);
-    else await store.t.insert(lockPk, 'lock', lockProps);
+    await store.takeBatchLock(batch, executionId, lock);
   } catch (e) {
     if (e instanceof Conflict) throw conflict('ExecutionInProgress', `Another execution of ${batch === null ? 'all stages' : `batch '${batch}'`} started at the same time.`);
     throw e;
@@ -189,34 +185,26 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
   if (execution.status === 'Running') throw conflict('ExecutionInProgress', `Execution ${executionId} is still running.`);
   if (execution.status === 'Succeeded') throw conflict('NothingToRestart', `Execution ${executionId} succeeded; there is nothing to rerun.`);
 
-  const lockPk = batchPk(execution.batch);
-  const lock = await store.t.get(lockPk, 'lock');
-  if (lock && lock.props.executionId !== executionId && lock.props.status === 'Running')
-    throw conflict('ExecutionInProgress', `Execution ${String(lock.props.executionId)} of this batch is running.`);
-  const lockProps = { executionId, status: 'Running', at: iso(deps.clock.now()) };
+  const lock = await store.batchLock(execution.batch);
+  if (lock && lock.executionId !== executionId && lock.status === 'Running')
+    throw conflict('ExecutionInProgress', `Execution ${lock.executionId} of this batch is running.`);
   try {
-    if (lock) await store.t.update(lockPk, 'lock', lockProps, lock.etag);
-    else await store.t.insert(lockPk, 'lock', lockProps);
+    await store.takeBatchLock(execution.batch, executionId, lock);
   } catch (e) {
     if (e instanceof Conflict) throw conflict('ExecutionInProgress', 'Another start or restart of this batch happened at the same time.');
     throw e;
   }
 
-  const runs = new RunStore(deps.tables);
   const reset: Worker[] = [];
   for (const w of workers) {
     if (w.status === 'Succeeded') continue;
     if (w.status === 'Starting' || w.status === 'Running') {
       // Clean-up of a worker left in an unknown state: ask ADF before deciding anything.
-      const run = w.trackId ? await runs.get(w.trackId) : undefined;
+      const run = w.trackId ? await refreshRun(deps, w.trackId) : undefined;
       if (run?.runId) {
-        const live = await deps.factory.getRun(run.target, run.runId).catch((e: unknown) => {
-          if (e instanceof NotFound) return undefined; // ADF no longer knows the run: it is not running
-          throw e;
-        });
-        if (live && !isTerminalAdf(live.status)) continue; // still running in ADF: never start it twice
-        if (live?.status === 'Succeeded') {
-          reset.push({ ...w, status: 'Succeeded', runId: run.runId, endedAt: live.runEnd ?? iso(deps.clock.now()) });
+        if (!isTerminalRun(run.status)) continue; // still running in ADF: never start it twice
+        if (run.status === 'Succeeded') {
+          reset.push({ ...w, status: 'Succeeded', runId: run.runId, endedAt: run.runEnd ?? iso(deps.clock.now()) });
           continue;
         }
       } else if (run && run.status === 'Starting') continue; // the sweep is still reconciling this claim

@@ -1,6 +1,7 @@
 import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
 import type { Table, TxOp } from '../ports';
+import { iso } from '../util';
 import { executionFromRow, executionToProps, HEAD, workerFromRow, workerKey, workerToProps, type Execution, type Worker } from './model';
 
 const LIST_ALL = 'list_all';
@@ -13,13 +14,45 @@ export interface Loaded {
   workers: Worker[];
 }
 
+/** A batch's lock: which execution holds it, and how that execution ended. */
+export interface BatchLock {
+  executionId: string;
+  status: string;
+  at: string;
+  etag: string;
+}
+
 /** Data access for executions: one partition per execution (head + workers), plus small indexes. */
 export class ExecutionStore {
-  readonly t: Table;
-  readonly active: Table;
-  constructor(deps: Pick<Deps, 'tables'>) {
+  private readonly t: Table;
+  private readonly active: Table;
+  constructor(private readonly deps: Pick<Deps, 'tables' | 'clock'>) {
     this.t = deps.tables.table('Executions');
     this.active = deps.tables.table('ActiveExecutions');
+  }
+
+  async batchLock(batch: string | null): Promise<BatchLock | undefined> {
+    const r = await this.t.get(batchPk(batch), 'lock');
+    return r && { executionId: String(r.props.executionId), status: String(r.props.status), at: String(r.props.at), etag: r.etag };
+  }
+
+  /** Takes the batch's lock for a running execution. Conflict when someone else took or changed it first. */
+  async takeBatchLock(batch: string | null, executionId: string, current: BatchLock | undefined): Promise<void> {
+    const props = { executionId, status: 'Running', at: iso(this.deps.clock.now()) };
+    if (current) await this.t.update(batchPk(batch), 'lock', props, current.etag);
+    else await this.t.insert(batchPk(batch), 'lock', props);
+  }
+
+  /** Records the execution's final status on its batch lock (if the lock is still this execution's). */
+  async releaseBatchLock(e: Execution): Promise<void> {
+    const lock = await this.batchLock(e.batch);
+    if (lock && lock.executionId === e.executionId)
+      await this.t.update(batchPk(e.batch), 'lock', { executionId: lock.executionId, status: e.status, at: lock.at }, lock.etag).catch(ignoreConflict);
+  }
+
+  async worker(executionId: string, key: string): Promise<Worker | undefined> {
+    const r = await this.t.get(executionId, key);
+    return r && workerFromRow(r);
   }
 
   async load(executionId: string): Promise<Loaded | undefined> {
@@ -57,12 +90,6 @@ export class ExecutionStore {
     return workerFromRow(r);
   }
 
-  async getWorker(executionId: string, name: string): Promise<Worker | undefined> {
-    const rows = await this.t.query(executionId, { from: 'w_', to: 'w`' });
-    const r = rows.find((x) => x.props.name === name);
-    return r && workerFromRow(r);
-  }
-
   /** Several worker changes (and optionally the head) at once, in transactions of ≤100. */
   async saveMany(executionId: string, workers: Worker[], head?: Execution): Promise<void> {
     const ops: TxOp[] = workers.map((w) => ({ kind: 'update', rowKey: workerKey(w.stageIndex, w.name), props: workerToProps(w), etag: w.etag }));
@@ -72,7 +99,7 @@ export class ExecutionStore {
   }
 
   async markActive(executionId: string): Promise<void> {
-    await this.active.insert('active', executionId, { at: new Date().toISOString() }).catch(ignoreConflict);
+    await this.active.insert('active', executionId, { at: iso(this.deps.clock.now()) }).catch(ignoreConflict);
   }
   async unmarkActive(executionId: string): Promise<void> {
     const r = await this.active.get('active', executionId);
@@ -88,9 +115,21 @@ export class ExecutionStore {
     return (await this.t.query(pk, { limit })).map((r) => String(r.props.executionId));
   }
 
-  /** The oldest entries of the all-executions list, started before `cutoff`. */
-  async listOlderThan(cutoff: string, limit: number) {
-    return this.t.query(LIST_ALL, { from: newestFirstKey(cutoff, ''), limit });
+  /** Retention: up to `limit` finished executions that started before `cutoff` are deleted, rows and list entries. */
+  async purge(cutoff: string, limit: number): Promise<string[]> {
+    const purged: string[] = [];
+    for (const idx of await this.t.query(LIST_ALL, { from: newestFirstKey(cutoff, ''), limit })) {
+      const id = String(idx.props.executionId);
+      const head = await this.head(id);
+      if (head?.status === 'Running') continue;
+      for (const r of await this.t.query(id)) await this.t.delete(id, r.rowKey, r.etag).catch(ignoreConflict);
+      const batchList = listKey(batchPk(head?.batch ?? (idx.props.batch ? String(idx.props.batch) : null)));
+      const twin = await this.t.get(batchList, idx.rowKey);
+      if (twin) await this.t.delete(batchList, idx.rowKey, twin.etag).catch(ignoreConflict);
+      await this.t.delete(idx.partitionKey, idx.rowKey, idx.etag).catch(ignoreConflict);
+      purged.push(id);
+    }
+    return purged;
   }
 }
 

@@ -3,7 +3,7 @@ import { Conflict, NotFound, Rejected, Throttled, Unavailable } from '../errors'
 import type { PipelineTarget } from '../ports';
 import type { TrackedRun } from '../runs/model';
 import { reconcileClaim, startTrackedRun } from '../runs/start';
-import { RunStore } from '../runs/store';
+import { claimOf } from '../runs/api';
 import { addSeconds, iso } from '../util';
 import {
   alreadyDecided,
@@ -112,7 +112,7 @@ export async function carryOut(deps: Deps, store: PauseStore, pause: Pause): Pro
 }
 
 async function startFailed(deps: Deps, store: PauseStore, pause: Pause, trackId: string, target: PipelineTarget, e: unknown): Promise<Pause> {
-  const claim = await new RunStore(deps.tables).get(trackId).catch(() => 'unknown' as const);
+  const claim = await claimOf(deps, trackId).catch(() => 'unknown' as const);
   const error = e instanceof Error ? e.name : 'Error';
   if (claim !== undefined) {
     await release(store, { ...pause, trackId });

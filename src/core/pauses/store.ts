@@ -5,6 +5,9 @@ import type { Row, Table, Tables } from '../ports';
 import { PAUSE_ROW, pauseFromRow, pauseToProps, TOKEN_ROW, tokenKey, type Pause } from './model';
 import { hashToken, isWellFormedToken, tokenMatches } from './token';
 
+/** Where the expiry sweep's cursor lives in the `Sweep` table. */
+export const EXPIRY_CURSOR = { partitionKey: 'pause-expiry', rowKey: 'cursor' } as const;
+
 /** Partition of `PauseExpiry` listing pauses whose decision is being carried out (for the sweep's recovery). */
 export const DECIDING_PARTITION = 'deciding';
 
@@ -20,11 +23,46 @@ export const expiryRowKey = (expiresAt: string, pauseId: string) => `${expiresAt
  *   and the `deciding` partition. The sweep reads these, never the Pauses table as a whole.
  */
 export class PauseStore {
-  readonly pauses: Table;
-  readonly index: Table;
+  private readonly pauses: Table;
+  private readonly index: Table;
+  private readonly sweep: Table;
   constructor(tables: Tables) {
     this.pauses = tables.table('Pauses');
     this.index = tables.table('PauseExpiry');
+    this.sweep = tables.table('Sweep');
+  }
+
+  /** Index rows of the pauses expiring in one hour bucket (`YYYYMMDDHH`), up to `untilIso`. */
+  dueIn(hour: string, untilIso: string): Promise<Row[]> {
+    return this.index.query(`d_${hour}`, { to: `${untilIso}~` });
+  }
+
+  /** Ids of the pauses in the expiry buckets of these hours (the dashboard's waiting approvals). */
+  async expiringIn(hours: string[]): Promise<string[]> {
+    const rows = await Promise.all(hours.map((h) => this.index.query(`d_${h}`)));
+    return rows.flat().map((r) => String(r.props.pauseId));
+  }
+
+  /** Pauses whose decision is being carried out (the sweep finishes what a crash left). */
+  deciding(): Promise<Row[]> {
+    return this.index.query(DECIDING_PARTITION);
+  }
+
+  /** The hour bucket the expiry sweep has finished, or undefined before the first pause. */
+  async expiryCursor(): Promise<{ hour: string; etag: string } | undefined> {
+    const row = await this.sweep.get(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey);
+    return row && { hour: String(row.props.hour), etag: row.etag };
+  }
+
+  /** The sweep reads expiry buckets from this cursor on; it must exist before the first pause can expire. */
+  async ensureExpiryCursor(hour: string): Promise<void> {
+    if (await this.expiryCursor()) return;
+    await this.sweep.insert(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey, { hour }).catch(ignore(Conflict));
+  }
+
+  /** Moves the cursor on; Conflict (or NotFound) when another pass moved it first. Returns the new ETag. */
+  async moveExpiryCursor(hour: string, etag: string): Promise<string> {
+    return (await this.sweep.update(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey, { hour }, etag)).etag;
   }
 
   async get(pauseId: string): Promise<Pause | undefined> {

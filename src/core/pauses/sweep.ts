@@ -2,12 +2,11 @@ import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
 import type { Row } from '../ports';
 import type { TrackedRun } from '../runs/model';
-import { RunStore } from '../runs/store';
+import { claimOf } from '../runs/api';
 import { addSeconds, iso, mapLimit } from '../util';
-import { EXPIRY_CURSOR } from './create';
 import { carryOut, DECISION_LEASE_SECONDS, recordDecision } from './decide';
 import { decisionOfTrackId, trackIdFor, type Pause } from './model';
-import { DECIDING_PARTITION, hourOf, PauseStore } from './store';
+import { hourOf, PauseStore } from './store';
 
 /** Hour buckets read per pass at most, so a sweep that was down for weeks catches up over several passes. */
 const MAX_HOURS_PER_PASS = 48;
@@ -27,23 +26,22 @@ export async function expirePauses(deps: Deps): Promise<void> {
 }
 
 async function expireDue(deps: Deps, store: PauseStore): Promise<void> {
-  const sweep = deps.tables.table('Sweep');
-  const cursor = await sweep.get(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey);
+  const cursor = await store.expiryCursor();
   if (!cursor) return; // no pause was ever created
   const now = deps.clock.now();
   const nowHour = hourOf(iso(now));
-  let done = String(cursor.props.hour);
+  let done = cursor.hour;
   let etag = cursor.etag;
   // One hour of overlap behind the cursor: an instance whose clock runs behind may still add to it.
   let hour = shiftHour(done, -1);
   for (let n = 0; n < MAX_HOURS_PER_PASS && hour <= nowHour; n++) {
-    const rows = await store.index.query(`d_${hour}`, { to: `${iso(now)}~` });
+    const rows = await store.dueIn(hour, iso(now));
     const handled = await mapLimit(rows, 8, (row) => expireOne(deps, store, row, now));
     if (hour === nowHour || handled.includes(false)) return;
     hour = shiftHour(hour, 1);
     if (hour <= done) continue;
     try {
-      etag = (await sweep.update(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey, { hour }, etag)).etag;
+      etag = await store.moveExpiryCursor(hour, etag);
       done = hour;
     } catch (e) {
       if (e instanceof Conflict || e instanceof NotFound) return; // another pass moved it
@@ -81,7 +79,7 @@ function shiftHour(hour: string, by: number): string {
 }
 
 async function recoverDecisions(deps: Deps, store: PauseStore): Promise<void> {
-  const rows = await store.index.query(DECIDING_PARTITION);
+  const rows = await store.deciding();
   await mapLimit(rows, 4, async (row) => {
     try {
       await recoverOne(deps, store, row);
@@ -99,7 +97,7 @@ async function recoverOne(deps: Deps, store: PauseStore, row: Row): Promise<void
     return;
   }
   if (pause.leaseUntil && pause.leaseUntil > iso(now)) return; // its holder is still at work
-  const claim = await new RunStore(deps.tables).get(trackIdFor(pause.pauseId, pause.decision ?? 'approve'));
+  const claim = await claimOf(deps, trackIdFor(pause.pauseId, pause.decision ?? 'approve'));
   if (claim && claim.status === 'Starting' && !claim.runId) return; // the run reconciler resolves it first
   let held: Pause;
   try {

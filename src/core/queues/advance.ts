@@ -7,7 +7,7 @@ import type { Deps } from '../deps';
 import type { Row } from '../ports';
 import { factoryOf, isTerminalRun } from '../runs/model';
 import type { Settler } from '../runs/observe';
-import { RunStore } from '../runs/store';
+import { claimOf } from '../runs/api';
 import { addSeconds, mapLimit } from '../util';
 import { attachRun, endJob, fillSlots, launch, settleJob } from './jobs';
 import { jobTrackId, parseOwnerId, seqOfJobId, type Job } from './model';
@@ -64,7 +64,7 @@ async function advanceQueue(deps: Deps, store: QueueStore, marker: Row): Promise
 
 /** A job past its timeout: its ADF run is cancelled (not awaited to the end) and the slot goes to the next job. */
 async function timeOut(deps: Deps, store: QueueStore, job: Job): Promise<void> {
-  const run = await new RunStore(deps.tables).get(jobTrackId(job));
+  const run = await claimOf(deps, jobTrackId(job));
   if (run && isTerminalRun(run.status)) {
     await settleJob(deps, store, job, run); // it ended in time; only the settle is late
     return;
@@ -78,7 +78,7 @@ async function timeOut(deps: Deps, store: QueueStore, job: Job): Promise<void> {
 
 /** A RUNNING job without a runId: its start was deferred (throttled, outcome unknown) or interrupted. */
 async function retryStart(deps: Deps, store: QueueStore, job: Job): Promise<void> {
-  const run = await new RunStore(deps.tables).get(jobTrackId(job));
+  const run = await claimOf(deps, jobTrackId(job));
   if (!run) await launch(deps, store, job); // no claim: start it now (same trackId, so never twice)
   else if (run.runId || isTerminalRun(run.status)) await attachRun(deps, store, job, run);
   // else: a claim still Starting is resolved by the sweep's Reconcile step

@@ -7,7 +7,7 @@ import { conflict, Conflict, notFound, payloadTooLarge, upstreamUnavailable } fr
 import type { QueueDef } from '../orchestration/metadata';
 import type { PipelineTarget } from '../ports';
 import { factoryOf, isTerminalRun, resolveTarget, type RunReference, type TrackedRun } from '../runs/model';
-import { RunStore } from '../runs/store';
+import { claimOf } from '../runs/api';
 import { addSeconds, iso, sleep } from '../util';
 import { declaredQueue, endJob, fillSlots, launch, queueBusy, settleJob } from './jobs';
 import { isTerminalJob, jobTrackId, seqOfJobId, toJobView, type Head, type Job, type JobView, type QueueView } from './model';
@@ -125,7 +125,7 @@ async function positionOf(store: QueueStore, job: Job): Promise<number> {
 /** A RUNNING job shows its ADF runId as soon as the tracked run knows it (the job row catches up later). */
 async function withKnownRunId(deps: Deps, job: Job): Promise<Job> {
   if (job.runId || job.status !== 'RUNNING') return job;
-  const run = await new RunStore(deps.tables).get(jobTrackId(job));
+  const run = await claimOf(deps, jobTrackId(job));
   return run?.runId ? { ...job, runId: run.runId } : job;
 }
 
@@ -199,14 +199,13 @@ export async function cancelJob(deps: Deps, queue: string, jobId: string, reason
  * written, or written without a runId) is given a moment to finish, so the cancel reaches the right run.
  */
 async function startDecided(deps: Deps, store: QueueStore, job: Job): Promise<TrackedRun | undefined> {
-  const runs = new RunStore(deps.tables);
   const recent = job.startedAt !== undefined && new Date(job.startedAt) > addSeconds(deps.clock.now(), -deps.settings.reconcileGraceSeconds);
-  let run = await runs.get(jobTrackId(job));
+  let run = await claimOf(deps, jobTrackId(job));
   for (let waited = 0; waited < START_WAIT_MS; waited += 50) {
     const inFlight = run ? !run.runId && run.status === 'Starting' : recent && !job.runId;
     if (!inFlight || (await store.job(job.queue, job.seq))?.status !== 'RUNNING') break;
     await sleep(50);
-    run = await runs.get(jobTrackId(job));
+    run = await claimOf(deps, jobTrackId(job));
   }
   return run;
 }

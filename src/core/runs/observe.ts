@@ -334,6 +334,31 @@ async function nameLegacyEntries(p: Pass): Promise<void> {
   });
 }
 
+/**
+ * Asks Data Factory for one tracked run now and records what it says (a 404 ends it Unknown), without
+ * settling: the sweep or the callback hands it to its owner. For clean-ups that must know before acting.
+ */
+export async function refreshRun(deps: Deps, trackId: string): Promise<TrackedRun | undefined> {
+  const store = new RunStore(deps.tables);
+  const run = await store.get(trackId);
+  if (!run?.runId || isTerminalRun(run.status)) return run;
+  let u: RunUpdate;
+  try {
+    u = await deps.factory.getRun(run.target, run.runId);
+  } catch (e) {
+    if (!(e instanceof NotFound)) throw e;
+    const now = iso(deps.clock.now());
+    const ended = await store.save({ ...run, status: 'Unknown', runEnd: now, message: UNKNOWN_MESSAGE }).catch((err: unknown) => {
+      if (err instanceof Conflict) return store.get(trackId);
+      throw err;
+    });
+    return ended;
+  }
+  if (isTerminalAdf(u.status)) return applyUpdate(deps, store, trackId, u);
+  await store.mirror({ ...run, status: u.status }, iso(deps.clock.now()));
+  return { ...run, status: u.status };
+}
+
 /** Observe + Settle for one run now (the completion callback), by its ADF runId. */
 export async function observeOne(deps: Deps, settlers: Settlers, runId: string): Promise<TrackedRun | undefined> {
   const store = new RunStore(deps.tables);
