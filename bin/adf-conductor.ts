@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * conductor: command-line tools for adf-conductor.
+ * adf-conductor: command-line tools for adf-conductor (`npm run conductor -- …` from a checkout).
  *
- *   conductor validate <file> [--json]
+ *   adf-conductor validate <file> [--json]
  *
  * `validate` runs exactly the checks `PUT /api/metadata` runs, without a server.
  * Exit codes: 0 valid, 1 invalid, 2 usage error or unreadable file.
  */
 import { readFileSync } from 'fs';
+import { Command, CommanderError } from 'commander';
 import { parseMetadataText } from '../src/core/orchestration/metadata';
 
 export interface CliIo {
@@ -30,32 +31,50 @@ export const USAGE = [
 export const EXIT = { valid: 0, invalid: 1, usage: 2 } as const;
 
 export function main(argv: string[], io: CliIo): number {
-  const [command, ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === 'help') {
-    io.out(USAGE);
-    return EXIT.valid;
-  }
-  if (command !== 'validate') {
-    io.err(command === undefined ? 'conductor: missing command' : `conductor: unknown command "${command}"`);
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  const json = rest.includes('--json');
-  const unknownFlags = rest.filter((a) => a.startsWith('-') && a !== '--json');
-  const files = rest.filter((a) => !a.startsWith('-'));
-  if (unknownFlags.length > 0 || files.length !== 1) {
-    io.err(
-      unknownFlags.length > 0
-        ? `conductor validate: unknown option ${unknownFlags.join(', ')}`
-        : files.length === 0
-          ? 'conductor validate: missing <file>'
-          : 'conductor validate: give exactly one <file>',
-    );
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  const file = files[0]!;
+  let exitCode: number = EXIT.valid;
+  const program = new Command('conductor')
+    .exitOverride()
+    // Help goes to stdout as USAGE; commander's own error lines are replaced by ours below.
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: () => undefined })
+    .configureHelp({ formatHelp: () => USAGE });
+  program
+    .command('validate')
+    .argument('<file>')
+    .option('--json')
+    .action((file: string, options: { json?: boolean }) => {
+      exitCode = validate(file, options.json === true, io);
+    });
 
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.exitCode === 0) return EXIT.valid; // --help, -h, help
+    io.err(usageError(e, argv));
+    io.err(USAGE);
+    return EXIT.usage;
+  }
+  return exitCode;
+}
+
+/** The one-line reason for a usage error, in the CLI's own words. */
+function usageError(e: CommanderError, argv: string[]): string {
+  const [command, ...rest] = argv;
+  if (command === undefined) return 'conductor: missing command';
+  if (command !== 'validate') return `conductor: unknown command "${command}"`;
+  switch (e.code) {
+    case 'commander.unknownOption':
+      return `conductor validate: unknown option ${rest.filter((a) => a.startsWith('-') && a !== '--json').join(', ')}`;
+    case 'commander.missingArgument':
+      return 'conductor validate: missing <file>';
+    case 'commander.excessArguments':
+      return 'conductor validate: give exactly one <file>';
+    default:
+      return `conductor validate: ${e.message.replace(/^error: /, '')}`;
+  }
+}
+
+function validate(file: string, json: boolean, io: CliIo): number {
   let text: string;
   try {
     text = io.readFile(file);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { main } from '../../bin/conductor';
+import { main } from '../../bin/adf-conductor';
 import { startTestStack, sweepUntil, type TestStack } from '../support/test-stack';
 
 const md = `

@@ -1,6 +1,6 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { main, type CliIo } from '../../bin/conductor';
+import { main, type CliIo } from '../../bin/adf-conductor';
 import { parseMetadataText } from '../../src/core/orchestration/metadata';
 
 const examples = join(__dirname, '..', '..', 'examples');
