@@ -2,6 +2,7 @@
  * OutboxMailer: the Mailer of the local stack and of tests. Each message becomes three files in
  * one folder, named `<ISO timestamp with ':' → '-'>_<id>.<ext>` so a listing sorts by time:
  * - `.eml`: RFC 5322 / MIME, multipart/alternative (text/plain + text/html, UTF-8, base64), opens in any mail client;
+ *   composed by nodemailer's MailComposer (header encoding and folding, RFC 2047 subjects, no header injection);
  * - `.html`: the HTML body alone, to open in a browser;
  * - `.json`: `{id, to, cc, subject, html, text, createdAt}`, what tests and the demo read.
  * The `.json` is written last and atomically (rename), so a reader never sees half a message.
@@ -9,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Clock, MailMessage, Mailer } from '../core/ports';
 
 export interface OutboxEntry {
@@ -54,7 +56,7 @@ export class OutboxMailer implements Mailer {
     };
     const base = join(this.dir, `${entry.createdAt.replace(/:/g, '-')}_${id}`);
     await mkdir(this.dir, { recursive: true });
-    await writeFile(`${base}.eml`, toEml(entry, this.from, now), 'utf8');
+    await writeFile(`${base}.eml`, await toEml(entry, this.from, now));
     await writeFile(`${base}.html`, entry.html, 'utf8');
     await writeFile(`${base}.json.tmp`, JSON.stringify(entry, null, 2), 'utf8');
     await rename(`${base}.json.tmp`, `${base}.json`);
@@ -92,83 +94,21 @@ export async function readOutbox(dir: string): Promise<OutboxEntry[]> {
 
 // ---- MIME ------------------------------------------------------------------------------
 
-const CRLF = '\r\n';
-
-/** Builds the RFC 5322 message. Exported for tests. */
-export function toEml(entry: OutboxEntry, from: string, date: Date): string {
-  const boundary = `=_conductor_${entry.id.replace(/-/g, '')}`;
-  const headers = [
-    `From: ${headerValue(from)}`,
-    `To: ${addressList(entry.to)}`,
-    ...(entry.cc.length > 0 ? [`Cc: ${addressList(entry.cc)}`] : []),
-    `Subject: ${encodeSubject(entry.subject)}`,
-    `Date: ${rfc5322Date(date)}`,
-    `Message-ID: <${entry.id}@adf-conductor.local>`,
-    'MIME-Version: 1.0',
-    `Content-Type: multipart/alternative; boundary="${boundary}"`,
-  ];
-  const part = (type: string, body: string) =>
-    [
-      `--${boundary}`,
-      `Content-Type: ${type}; charset=UTF-8`,
-      'Content-Transfer-Encoding: base64',
-      '',
-      base64Lines(body),
-    ].join(CRLF);
-  return [
-    headers.join(CRLF),
-    '',
-    'This is a multi-part message in MIME format.',
-    part('text/plain', entry.text),
-    part('text/html', entry.html),
-    `--${boundary}--`,
-    '',
-  ].join(CRLF);
-}
-
-/** Header injection guard: a value never spans lines. */
-function headerValue(value: string): string {
-  return value.replace(/[\r\n]+/g, ' ');
-}
-
-function addressList(addresses: string[]): string {
-  return addresses.map(headerValue).join(`,${CRLF} `);
-}
-
-/** RFC 2047 `B` encoded-words of at most 75 characters, split on whole characters, when needed. */
-export function encodeSubject(subject: string): string {
-  const flat = headerValue(subject);
-  if (/^[\x20-\x7e]*$/.test(flat) && flat.length <= 900) return flat;
-  const words: string[] = [];
-  let chunk = '';
-  for (const ch of flat) {
-    // 45 bytes → 60 base64 characters → 72-character encoded word.
-    if (Buffer.byteLength(chunk + ch, 'utf8') > 45) {
-      words.push(chunk);
-      chunk = '';
-    }
-    chunk += ch;
-  }
-  if (chunk !== '') words.push(chunk);
-  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join(`${CRLF} `);
-}
-
-function base64Lines(body: string): string {
-  const b64 = Buffer.from(body, 'utf8').toString('base64');
-  const lines: string[] = [];
-  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
-  return lines.join(CRLF);
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-function rfc5322Date(d: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${DAYS[d.getUTCDay()] ?? 'Sun'}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()] ?? 'Jan'} ${d.getUTCFullYear()} ` +
-    `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`
-  );
+/** The RFC 5322 message of an entry. */
+function toEml(entry: OutboxEntry, from: string, date: Date): Promise<Buffer> {
+  return new MailComposer({
+    from,
+    to: entry.to,
+    cc: entry.cc,
+    subject: entry.subject,
+    text: entry.text,
+    html: entry.html,
+    date,
+    messageId: `<${entry.id}@adf-conductor.local>`,
+    textEncoding: 'base64',
+  })
+    .compile()
+    .build();
 }
 
 function compare(a: string, b: string): number {
