@@ -25,7 +25,8 @@ const TITLES: Record<number, string> = {
 
 export function problem(status: number, code: string, detail: string, errors?: FieldProblem[]): Problem {
   return {
-    type: `https://github.com/adf-conductor/adf-conductor/blob/main/docs/errors.md#${code.toLowerCase()}`,
+    // RFC 9457 §4.2.1: no page describes a type, so `about:blank`; the stable `code` says which problem it is.
+    type: 'about:blank',
     title: TITLES[status] ?? 'Error',
     status,
     detail,

@@ -37,8 +37,8 @@ describe('docs/errors.md', () => {
     expect(new Set(headings).size).toBe(headings.length);
   });
 
-  it("when a problem is built, then its type points at the code's section (the code in lower case)", () => {
-    expect(problem(404, 'RunNotFound', 'x').type).toMatch(/\/docs\/errors\.md#runnotfound$/);
+  it('when a problem is built, then its type is about:blank, its title the status phrase, and its code has a section', () => {
+    expect(problem(404, 'RunNotFound', 'x')).toMatchObject({ type: 'about:blank', title: 'Not Found', code: 'RunNotFound' });
     expect(headings).toContain('RunNotFound');
   });
 });
