@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'fs';
 import { Command, CommanderError } from 'commander';
-import { parseMetadataText } from '../src/core/orchestration/metadata';
+import { parseMetadataText } from '../src/http/metadata-text';
 
 export interface CliIo {
   /** One line to standard output (no trailing newline). */

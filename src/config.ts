@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { CoreSettings } from './core/deps';
+import { Guid } from './core/names';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 const nonEmpty = z.string().trim().min(1);
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
 
 /** Every app setting, with its default. local.settings.sample.json documents each. */
 const Settings = z
@@ -12,7 +12,7 @@ const Settings = z
     CONDUCTOR_STORAGE: z.string().optional(),
     CONDUCTOR_TABLE_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,29}$/, 'letters and digits, starting with a letter, at most 30').default('conductor'),
     ADF_ENDPOINT: z.url().default('https://management.azure.com'),
-    ADF_SUBSCRIPTION_ID: guid,
+    ADF_SUBSCRIPTION_ID: Guid,
     ADF_RESOURCE_GROUP: nonEmpty,
     ADF_FACTORY_NAME: nonEmpty,
     ADF_CREDENTIAL: z.enum(['default', 'emulator']).default('default'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { notFound, unprocessable } from '../core/errors';
-import { parseMetadataText } from '../core/orchestration/metadata';
+import { NAME_LIMITS } from '../core/names';
+import { parseMetadataText } from '../http/metadata-text';
 import { currentMetadata, saveMetadata } from '../core/orchestration/metadata-store';
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
 import { json, parseBody, readText, respond, validate } from '../http/respond';
@@ -43,8 +44,9 @@ export const GetMetadata = httpFunction({
     }),
 });
 
-const Names = z.array(z.string().min(1).max(140)).min(1).max(1000);
-const StartRequest = z.strictObject({ batch: z.string().min(1).max(140).optional(), stages: Names.optional(), pipelines: Names.optional() });
+const Name = z.string().min(1).max(NAME_LIMITS.nameMaxLength);
+const Names = z.array(Name).min(1).max(1000);
+const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional() });
 
 export const StartExecution = httpFunction({
   name: 'StartExecution',
@@ -68,7 +70,7 @@ export const GetExecution = httpFunction({
 });
 
 const ListQuery = z.strictObject({
-  batch: z.string().max(140).optional(),
+  batch: z.string().max(NAME_LIMITS.nameMaxLength).optional(),
   status: z.enum(['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });

@@ -4,17 +4,14 @@ import type { Deps } from '../core/deps';
 import { toJobView } from '../core/queues/model';
 import { cancelJob, enqueueJob, getJob, getQueue } from '../core/queues/queues';
 import { json, parseBody, respond } from '../http/respond';
-import { Parameters, PipelineRefShape } from '../http/schemas';
+import { Parameters, PipelineRefShape, TimeoutSeconds } from '../http/schemas';
 import { baseUrl } from '../http/urls';
 import { httpFunction } from './define';
-
-const MAX_TIMEOUT_SECONDS = 604_800;
-const timeoutError = `must be an integer from 1 to ${MAX_TIMEOUT_SECONDS}`;
 
 export const EnqueueRequest = z.strictObject({
   ...PipelineRefShape,
   parameters: Parameters.optional(),
-  timeoutSeconds: z.number({ error: timeoutError }).int({ error: timeoutError }).min(1, { error: timeoutError }).max(MAX_TIMEOUT_SECONDS, { error: timeoutError }).optional(),
+  timeoutSeconds: TimeoutSeconds.optional(),
 });
 
 const CancelRequest = z.strictObject({ reason: z.string().max(1000).optional() });

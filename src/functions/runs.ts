@@ -9,7 +9,7 @@ import { Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
 import { httpFunction } from './define';
 
-const RunRequest = z.strictObject({
+export const RunRequest = z.strictObject({
   ...PipelineRefShape,
   parameters: Parameters.optional(),
   idempotencyKey: z.string().min(1).max(200).optional(),

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ZodType } from 'zod';
-import { malformedJson, payloadTooLarge, validationFailed, type FieldProblem } from '../core/errors';
+import { malformedJson, payloadTooLarge, validationFailed } from '../core/errors';
+import { issuesToProblems } from '../core/field-problems';
 import { problemResponse, toProblem } from './problem';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,24 +18,6 @@ export async function respond(ctx: InvocationContext, fn: () => Promise<HttpResp
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
-}
-
-/** `a.b[0].c` from a zod issue path. */
-export function toJsonPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${String(seg)}` : String(seg);
-  }
-  return out || '$';
-}
-
-export function zodProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>): FieldProblem[] {
-  return issues.flatMap((i) =>
-    i.code === 'unrecognized_keys' && i.keys
-      ? i.keys.map((k) => ({ path: toJsonPath([...i.path, k]), message: 'unknown property' }))
-      : [{ path: toJsonPath(i.path), message: i.message }],
-  );
 }
 
 /** Reads the body as text, refusing more than MAX_BODY_BYTES. */
@@ -55,9 +38,10 @@ export function parseJsonText(text: string): unknown {
   }
 }
 
+/** Paths as docs/errors.md shows them (`parameters.a-b`); messages from the one issue mapper. */
 export function validate<T>(schema: ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw validationFailed(zodProblems(parsed.error.issues));
+  const parsed = schema.safeParse(value, { reportInput: true });
+  if (!parsed.success) throw validationFailed(issuesToProblems(parsed.error.issues, { schema, pathStyle: 'dotted' }));
   return parsed.data;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { main, type CliIo } from '../../bin/adf-conductor';
-import { parseMetadataText } from '../../src/core/orchestration/metadata';
+import { parseMetadataText } from '../../src/http/metadata-text';
 
 const examples = join(__dirname, '..', '..', 'examples');
 

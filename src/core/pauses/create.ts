@@ -1,6 +1,7 @@
 import type { Deps } from '../deps';
 import { Conflict, DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
 import { hasEmailTemplate, renderEmail } from '../mail/render';
+import { NAME_LIMITS } from '../names';
 import type { PipelineTarget } from '../ports';
 import { resolveTarget, type RunReference } from '../runs/model';
 import { addSeconds, iso } from '../util';
@@ -28,7 +29,7 @@ export interface CreatedPause {
 }
 
 export const EXPIRY_CURSOR = { partitionKey: 'pause-expiry', rowKey: 'cursor' } as const;
-const MAX_PARAMETERS = 50;
+const MAX_PARAMETERS = NAME_LIMITS.maxParameters;
 
 /**
  * PausePipeline: validates everything first (nothing is stored when anything is wrong), stores the pause

@@ -8,6 +8,7 @@ import type { QueueDef } from '../orchestration/metadata';
 import type { PipelineTarget } from '../ports';
 import { factoryOf, isTerminalRun, resolveTarget, type RunReference, type TrackedRun } from '../runs/model';
 import { claimOf } from '../runs/api';
+import { KEY_RE } from '../names';
 import { addSeconds, iso, sleep } from '../util';
 import { declaredQueue, endJob, fillSlots, launch, queueBusy, settleJob } from './jobs';
 import { isTerminalJob, jobTrackId, seqOfJobId, toJobView, type Head, type Job, type JobView, type QueueView } from './model';
@@ -31,8 +32,6 @@ export interface Enqueued {
   position: number;
 }
 
-/** The metadata's rule for queue names; anything else cannot be declared (and must not reach a table key). */
-const QUEUE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,139}$/;
 const queueNotFound = (queue: string) => notFound('QueueNotFound', `No queue '${queue}' is declared in the metadata.`);
 const jobNotFound = (queue: string, jobId: string) => notFound('JobNotFound', `Queue '${queue}' has no job '${jobId}'.`);
 
@@ -97,7 +96,8 @@ async function append(deps: Deps, store: QueueStore, def: QueueDef, target: Pipe
 /** A declared queue, or one removed from the metadata that still has a history (it can be read and drained). */
 async function openQueue(deps: Deps, store: QueueStore, queue: string): Promise<{ head: Head; capacity: number }> {
   const def = await declaredQueue(deps, queue);
-  if (!def && !QUEUE_NAME_RE.test(queue)) throw queueNotFound(queue);
+  // A queue name the metadata could not declare (src/core/names.ts) must not reach a table key.
+  if (!def && !KEY_RE.test(queue)) throw queueNotFound(queue);
   const head = await store.head(queue, def?.capacity);
   if (!def && !head.etag) throw queueNotFound(queue);
   return { head, capacity: def?.capacity ?? head.capacity };

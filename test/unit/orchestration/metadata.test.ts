@@ -1,16 +1,10 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import fc from 'fast-check';
-import {
-  formatPath,
-  parseMetadataText,
-  parsePath,
-  stagesOfBatch,
-  validateMetadata,
-  workerIndex,
-  type Metadata,
-  type MetadataResult,
-} from '../../../src/core/orchestration/metadata';
+import { formatPath, parsePath } from '../../../src/core/field-problems';
+import { stagesOfBatch, workerIndex, type Metadata, type MetadataResult } from '../../../src/core/orchestration/metadata';
+import { validateMetadata } from '../../../src/core/orchestration/metadata-validate';
+import { parseMetadataText } from '../../../src/http/metadata-text';
 
 const examples = join(__dirname, '..', '..', '..', 'examples');
 const readExample = (f: string) => readFileSync(join(examples, f), 'utf8');

@@ -1,7 +1,7 @@
 import { unitDeps } from '../../support/fake-factory';
 import { purgeOldExecutions } from '../../../src/core/orchestration/advance';
 import { saveMetadata } from '../../../src/core/orchestration/metadata-store';
-import { parseMetadataText } from '../../../src/core/orchestration/metadata';
+import { parseMetadataText } from '../../../src/http/metadata-text';
 import { ExecutionStore } from '../../../src/core/orchestration/store';
 
 describe('execution retention', () => {

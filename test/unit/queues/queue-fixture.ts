@@ -1,5 +1,5 @@
 import type { CoreSettings, Deps } from '../../../src/core/deps';
-import { parseMetadataText } from '../../../src/core/orchestration/metadata';
+import { parseMetadataText } from '../../../src/http/metadata-text';
 import { saveMetadata } from '../../../src/core/orchestration/metadata-store';
 import type { Job } from '../../../src/core/queues/model';
 import { enqueueJob, type Enqueued } from '../../../src/core/queues/queues';
