@@ -10,6 +10,7 @@ import { coreSettings, loadSettings, type AppSettings } from './config';
 import type { Deps } from './core/deps';
 import type { Logger } from './core/ports';
 import { sleep } from './core/util';
+import { MustacheMailTemplates } from './http/templates';
 
 function storageTarget(s: AppSettings): StorageTarget {
   const value = (s.CONDUCTOR_STORAGE ?? s.AzureWebJobsStorage) as string;
@@ -33,6 +34,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
     tables: new TableStorageTables(storageTarget(s), s.CONDUCTOR_TABLE_PREFIX),
     factory: new ArmFactory({ endpoint: s.ADF_ENDPOINT, credential: s.ADF_CREDENTIAL, ...(s.ADF_CA_CERT ? { caCertFile: s.ADF_CA_CERT } : {}) }),
     mailer,
+    templates: new MustacheMailTemplates(),
     clock: new SystemClock(),
     log,
     ids: new CryptoIds(),

@@ -1,4 +1,4 @@
-import type { Clock, Factory, FactoryTarget, Ids, Logger, Mailer, Sleep, Tables } from './ports';
+import type { Clock, Factory, FactoryTarget, Ids, Logger, Mailer, MailTemplates, Sleep, Tables } from './ports';
 
 /** Settings the domain needs, already validated by src/config.ts. */
 export interface CoreSettings {
@@ -28,6 +28,7 @@ export interface Deps {
   tables: Tables;
   factory: Factory;
   mailer: Mailer;
+  templates: MailTemplates;
   clock: Clock;
   log: Logger;
   ids: Ids;

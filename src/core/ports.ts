@@ -158,6 +158,22 @@ export interface Mailer {
   send(message: MailMessage): Promise<{ id: string }>;
 }
 
+export interface RenderedEmail {
+  html: string;
+  text: string;
+}
+
+/**
+ * Email templates, chosen by name (`approval`, `execution-alert`): the domain gives the values, the
+ * implementation owns the files and the escaping (HTML escapes every value, plain text none).
+ */
+export interface MailTemplates {
+  /** True when the template exists. Safe to call with a request-supplied name. */
+  has(name: string): boolean;
+  /** Both parts of the email. Throws DomainError TemplateNotFound (422) when there is no such template. */
+  render(name: string, view: Record<string, unknown>): RenderedEmail;
+}
+
 export interface Clock {
   now(): Date;
 }

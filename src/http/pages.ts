@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { renderTemplate, templateRoot, type View } from '../core/mail/render';
+import { renderTemplate, templateRoot, type View } from './templates';
 import { problemResponse, toProblem, type Problem } from './problem';
 
 let style: { css: string; csp: string } | undefined;

@@ -3,6 +3,7 @@ import { defaultCoreSettings, type CoreSettings, type Deps } from '../../src/cor
 import { NotFound, Rejected, Throttled, Unavailable } from '../../src/core/errors';
 import type { ActivityError, AdfRunStatus, Clock, Factory, FactoryTarget, Logger, PipelineTarget, RunQueryFilter, RunUpdate } from '../../src/core/ports';
 import { CryptoIds } from '../../src/adapters/system';
+import { MustacheMailTemplates } from '../../src/http/templates';
 import { InMemoryTables } from './in-memory-tables';
 
 /** A clock that moves only when told to. */
@@ -119,6 +120,7 @@ export function unitDeps(settings: Partial<CoreSettings> = {}): Deps & { factory
     tables: new InMemoryTables(),
     factory: new FakeFactory(clock),
     mailer: { send: async () => ({ id: randomUUID() }) },
+    templates: new MustacheMailTemplates(),
     clock,
     log: silentLogger,
     ids: new CryptoIds(),

@@ -1,5 +1,4 @@
 import type { Deps } from '../deps';
-import { renderEmail } from '../mail/render';
 import { loadMetadataVersion } from './metadata-store';
 import type { Execution } from './model';
 
@@ -18,7 +17,7 @@ export async function sendExecutionAlert(deps: Deps, e: Execution): Promise<void
     endedAt: e.endedAt ?? '',
     link: deps.settings.publicBaseUrl ? `${deps.settings.publicBaseUrl}/api/executions/${e.executionId}` : '',
   };
-  const { html, text } = renderEmail('execution-alert', view);
+  const { html, text } = deps.templates.render('execution-alert', view);
   await deps.mailer.send({ to: [...new Set(recipients.map((r) => r.email))], subject: `[adf-conductor] ${view.batch}: ${e.status}`, html, text });
   deps.log.info('execution alert sent', { executionId: e.executionId, status: e.status, recipients: recipients.length });
 }

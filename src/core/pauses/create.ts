@@ -1,6 +1,5 @@
 import type { Deps } from '../deps';
 import { Conflict, DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
-import { hasEmailTemplate, renderEmail } from '../mail/render';
 import { NAME_LIMITS } from '../names';
 import type { PipelineTarget } from '../ports';
 import { resolveTarget, type RunReference } from '../runs/model';
@@ -96,7 +95,7 @@ function checkInput(deps: Deps, input: PauseInput): { continuation: Pause['conti
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1 && ttl <= deps.settings.pauseMaxTtlSeconds))
     problems.push({ path: 'expiresInSeconds', message: `must be an integer from 1 to ${deps.settings.pauseMaxTtlSeconds}` });
   const template = input.notify?.template ?? 'approval';
-  if (input.notify && !hasEmailTemplate(template)) problems.push({ path: 'notify.template', message: `there is no email template named '${template.slice(0, 64)}'` });
+  if (input.notify && !deps.templates.has(template)) problems.push({ path: 'notify.template', message: `there is no email template named '${template.slice(0, 64)}'` });
   if (problems.length || !target) throw validationFailed(problems);
   return {
     continuation: { target, parameters, pauseIdParameter },
@@ -126,7 +125,7 @@ async function ensureExpiryCursor(deps: Deps, nowIso: string): Promise<void> {
 async function notify(deps: Deps, pause: Pause, n: NonNullable<PauseInput['notify']>, restartUrl: string): Promise<boolean> {
   try {
     const view = emailView(pause, restartUrl);
-    const { html, text } = renderEmail(n.template ?? 'approval', view);
+    const { html, text } = deps.templates.render(n.template ?? 'approval', view);
     await deps.mailer.send({ to: n.to, ...(n.cc?.length ? { cc: n.cc } : {}), subject: view.title, html, text });
     deps.log.info('approval email sent', { pauseId: pause.pauseId, recipients: n.to.length + (n.cc?.length ?? 0) });
     return true;

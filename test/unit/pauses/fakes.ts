@@ -3,6 +3,7 @@ import { defaultCoreSettings, type Deps } from '../../../src/core/deps';
 import { NotFound, Rejected, Throttled, Unavailable } from '../../../src/core/errors';
 import type { ActivityError, Clock, Factory, FactoryTarget, Ids, Logger, MailMessage, Mailer, PipelineTarget, RunQueryFilter, RunUpdate, Table, TableName } from '../../../src/core/ports';
 import { normalizeParams } from '../../../src/core/runs/model';
+import { MustacheMailTemplates } from '../../../src/http/templates';
 import { InMemoryTables } from '../../support/in-memory-tables';
 
 export class FixedClock implements Clock {
@@ -141,6 +142,7 @@ export function unitWorld(pipelines: string[] = ['pl_continue', 'pl_on_reject'])
     tables,
     factory,
     mailer,
+    templates: new MustacheMailTemplates(),
     clock,
     log,
     ids: new SeqIds(),

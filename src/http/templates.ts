@@ -1,5 +1,6 @@
 /**
- * Mustache rendering of the files under the repository's `templates/` folder.
+ * Mustache rendering of the files under the repository's `templates/` folder: the pages, and the
+ * emails the domain sends through its `MailTemplates` port (src/core/ports.ts).
  *
  * Escaping is decided by the template's kind, never by the caller:
  * - `.txt` templates render values verbatim (HTML entities in a plain-text mail are a bug, and
@@ -10,13 +11,19 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Mustache from 'mustache';
-import { unprocessable } from '../errors';
+import { unprocessable } from '../core/errors';
+import type { MailTemplates, RenderedEmail } from '../core/ports';
 
 export type View = Record<string, unknown>;
 
-export interface RenderedEmail {
-  html: string;
-  text: string;
+/** The email templates under `templates/email/`, as the domain's MailTemplates port. */
+export class MustacheMailTemplates implements MailTemplates {
+  has(name: string): boolean {
+    return hasEmailTemplate(name);
+  }
+  render(name: string, view: View): RenderedEmail {
+    return renderEmail(name, view);
+  }
 }
 
 /** Relative template names: path segments of letters, digits, `-`, `_` and `.`, no `..`. */
@@ -29,8 +36,8 @@ const cache = new Map<string, string>();
 
 /**
  * The folder holding `templates/`. Walks up from this file until a folder holds both
- * `templates/` and `package.json`, so it works from `src/core/mail` (ts-jest) and from
- * `dist/src/core/mail` (compiled) alike.
+ * `templates/` and `package.json`, so it works from `src/http` (ts-jest) and from
+ * `dist/src/http` (compiled) alike.
  */
 export function templateRoot(): string {
   if (root !== undefined) return root;

@@ -1,4 +1,4 @@
-import { hasEmailTemplate, renderEmail, renderTemplate, templateRoot } from '../../../src/core/mail/render';
+import { hasEmailTemplate, renderEmail, renderTemplate, templateRoot } from '../../../src/http/templates';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
