@@ -1,4 +1,4 @@
-import { scheduleTimer, type TimerSchedule } from '../../../local/host/timer-schedule';
+import { scheduleTimer, type TimerSchedule } from '../../../../local/host/timer-schedule';
 
 describe('scheduleTimer (NCRONTAB with seconds, UTC)', () => {
   let schedule: TimerSchedule | undefined;

@@ -1,5 +1,5 @@
-import { startLocalHost } from '../../../local/host/host';
-import { unitDeps } from '../../support/fake-factory';
+import { startLocalHost } from '../../../../local/host/host';
+import { unitDeps } from '../../../support/fake-factory';
 
 /** Starts the local host with its timers on, collects its function logs, and counts Sweep passes. */
 async function hostOn(schedule: string) {
