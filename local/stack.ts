@@ -63,12 +63,23 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `ready api=${host.url}/api dashboard=${host.url}/api/dashboard emulator=${emulator.url} tables=http://127.0.0.1:${azurite.port} outbox=${settings.EMAIL_OUTBOX_DIR} sweep="${settings.SWEEP_SCHEDULE}"${inMemory ? ' (in memory)' : ''}`,
     );
+    console.log(nextSteps(`${host.url}/api`));
   } catch (e) {
     if (e instanceof ConfigError) console.error(e.message);
     else console.error(`the local stack could not start: ${(e as Error).message}`);
     await stopAll();
     process.exit(1);
   }
+}
+
+/** What to try first, printed after the ready line: a run, the example metadata, and an execution of its daily batch. */
+export function nextSteps(api: string): string {
+  return [
+    'try next (from the repository root):',
+    `  curl -s -X POST ${api}/runs -H 'content-type: application/json' -d '{"pipeline":"wk_ok","parameters":{"n":1}}'`,
+    `  curl -s -X PUT ${api}/metadata --data-binary @examples/conductor.yaml`,
+    `  curl -s -X POST ${api}/executions -H 'content-type: application/json' -d '{"batch":"daily"}'`,
+  ].join('\n');
 }
 
 if (require.main === module) void main(process.argv.slice(2));

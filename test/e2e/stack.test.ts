@@ -128,6 +128,19 @@ describe('npm start: the local stack as a child process, driven over HTTP', () =
     expect(line).toContain('(in memory)');
   });
 
+  it('when it is ready, then the next lines are the three commands to try: a run, the example metadata, a daily execution', async () => {
+    await waitUntil('the lines after ready', async () => output.includes('{"batch":"daily"}'), 5_000);
+    const lines = output.split('\n');
+    const ready = lines.findIndex((l) => l.startsWith('ready'));
+    const api = `http://127.0.0.1:${ports.host}/api`;
+    expect(lines.slice(ready + 1, ready + 5)).toEqual([
+      'try next (from the repository root):',
+      `  curl -s -X POST ${api}/runs -H 'content-type: application/json' -d '{"pipeline":"wk_ok","parameters":{"n":1}}'`,
+      `  curl -s -X PUT ${api}/metadata --data-binary @examples/conductor.yaml`,
+      `  curl -s -X POST ${api}/executions -H 'content-type: application/json' -d '{"batch":"daily"}'`,
+    ]);
+  });
+
   it('when a run is posted, then 202 with a runId, the emulator shows it with its parameters, and GetRun says Succeeded after a sweep', async () => {
     const res = await fetch(api('/runs'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"pipeline":"wk_ok","parameters":{"n":1}}' });
     expect(res.status).toBe(202);
@@ -170,6 +183,42 @@ describe('npm start: the local stack as a child process, driven over HTTP', () =
     expect({ code, out }).toMatchObject({ code: 0, out: expect.stringContaining('Tour complete.') });
     expect(out).toContain('runId is the same: nothing new started');
   }, 90_000);
+
+  it("when the README's orchestration example is applied and its daily batch is run on the default scenario, then the execution ends Succeeded", async () => {
+    // As curl sends it: `--data-binary @examples/conductor.yaml` with curl's default content type.
+    const yaml = fs.readFileSync(path.join(root, 'examples', 'conductor.yaml'));
+    const put = await fetch(api('/metadata'), { method: 'PUT', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: yaml });
+    expect({ status: put.status, body: await put.json() }).toMatchObject({ status: 200, body: { batches: ['daily', 'monthly'] } });
+
+    const started = await fetch(api('/executions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"batch":"daily"}' });
+    const { executionId, status } = (await started.json()) as { executionId: string; status: string };
+    expect({ code: started.status, status }).toEqual({ code: 202, status: 'Running' });
+
+    let execution: { status: string; stages?: Array<{ name: string; status: string; workers?: Array<{ name: string; status: string; error?: unknown }> }> } = { status: '' };
+    await waitUntil(
+      'the execution ends',
+      async () => {
+        execution = (await (await fetch(api(`/executions/${executionId}`))).json()) as typeof execution;
+        return execution.status !== 'Running';
+      },
+      30_000,
+    );
+    expect(execution).toMatchObject({ status: 'Succeeded' });
+    const workers = (execution.stages ?? []).flatMap((st) => (st.workers ?? []).map((w) => `${st.name}/${w.name}: ${w.status}`));
+    expect(workers.filter((w) => w.includes('Failed'))).toEqual([]);
+
+    // Every pipeline the example names ran in the emulator (the disabled web_logs and the monthly housekeeping did not).
+    const ran = new Set((await emulatorRuns(ports.emulator)).map((r) => r.pipelineName));
+    for (const p of ['pl_extract_sales', 'pl_extract_customers', 'pl_extract_products', 'pl_transform_sales', 'pl_transform_products', 'pl_transform_clickstream', 'pl_load_finance_mart', 'pl_refresh_powerbi']) {
+      expect({ pipeline: p, ran: ran.has(p) }).toEqual({ pipeline: p, ran: true });
+    }
+  }, 60_000);
+
+  it('when the dashboard is opened, then its footer names the app', async () => {
+    const html = await (await fetch(api('/dashboard'))).text();
+    expect(html).toContain('<footer>adf-conductor · control flow for Azure Data Factory</footer>');
+    expect(html).not.toContain('pausable pipelines');
+  });
 
   it('when it gets SIGTERM, then it exits and every port is freed', async () => {
     child!.kill('SIGTERM');
