@@ -1,6 +1,7 @@
 import { dashboardData } from '../core/dashboard/dashboard';
 import { htmlPage } from '../http/pages';
 import { json, respond, wantsJson } from '../http/respond';
+import { toDashboardView } from '../http/views/dashboard';
 import { httpFunction } from './define';
 
 export const Dashboard = httpFunction({
@@ -10,7 +11,7 @@ export const Dashboard = httpFunction({
   authLevel: 'function',
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
-      const data = await dashboardData(deps(ctx));
+      const data = toDashboardView(await dashboardData(deps(ctx)));
       if (wantsJson(req)) return json(200, data);
       return htmlPage(200, 'dashboard', {
         pageTitle: 'Dashboard',

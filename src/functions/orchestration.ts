@@ -5,6 +5,7 @@ import { parseMetadataText } from '../http/metadata-text';
 import { currentMetadata, saveMetadata } from '../core/orchestration/metadata-store';
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
 import { json, parseBody, readText, respond, validate } from '../http/respond';
+import { toLoadedExecutionView } from '../http/views/executions';
 import { httpFunction } from './define';
 
 export const PutMetadata = httpFunction({
@@ -66,7 +67,7 @@ export const GetExecution = httpFunction({
   route: 'executions/{executionId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getExecution(deps(ctx), req.params.executionId ?? ''))),
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toLoadedExecutionView(await getExecution(deps(ctx), req.params.executionId ?? '')))),
 });
 
 const ListQuery = z.strictObject({
@@ -83,7 +84,7 @@ export const ListExecutions = httpFunction({
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
       const q = validate(ListQuery, Object.fromEntries(req.query.entries()));
-      return json(200, { value: await listExecutions(deps(ctx), q) });
+      return json(200, { value: (await listExecutions(deps(ctx), q)).map(toLoadedExecutionView) });
     }),
 });
 
@@ -92,7 +93,7 @@ export const CancelExecution = httpFunction({
   route: 'executions/{executionId}/cancel',
   methods: ['POST'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await cancelExecution(deps(ctx), req.params.executionId ?? ''))),
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toLoadedExecutionView(await cancelExecution(deps(ctx), req.params.executionId ?? '')))),
 });
 
 const RestartRequest = z.strictObject({ fromFailure: z.boolean().optional() });
@@ -105,6 +106,6 @@ export const RestartExecution = httpFunction({
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
       const body = await parseBody(req, RestartRequest);
-      return json(202, await restartExecution(deps(ctx), req.params.executionId ?? '', body));
+      return json(202, toLoadedExecutionView(await restartExecution(deps(ctx), req.params.executionId ?? '', body)));
     }),
 });

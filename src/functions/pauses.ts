@@ -5,14 +5,14 @@ import type { Deps } from '../core/deps';
 import { createPause } from '../core/pauses/create';
 import { decidePause, openPause } from '../core/pauses/decide';
 import { PauseError } from '../core/pauses/errors';
-import { PAUSE_LIMITS, toPauseView, type Pause } from '../core/pauses/model';
+import { PAUSE_LIMITS, type Pause } from '../core/pauses/model';
 import { getPause } from '../core/pauses/store';
-import { pageView } from '../core/pauses/views';
 import { json, parseBody, parseJsonText, readText, respond, validate, wantsJson } from '../http/respond';
 import { htmlPage, respondPage, type PageErrors } from '../http/pages';
 import type { Problem } from '../http/problem';
 import { ParameterName, Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
+import { pageView, toPauseView } from '../http/views/pauses';
 import { httpFunction } from './define';
 
 const NoLineBreaks = /^[^\r\n]*$/;

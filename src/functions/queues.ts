@@ -1,11 +1,11 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import type { Deps } from '../core/deps';
-import { toJobView } from '../core/queues/model';
 import { cancelJob, enqueueJob, getJob, getQueue } from '../core/queues/queues';
 import { json, parseBody, respond } from '../http/respond';
 import { Parameters, PipelineRefShape, TimeoutSeconds } from '../http/schemas';
 import { baseUrl } from '../http/urls';
+import { toJobView, toPlacedJobView, toQueueView } from '../http/views/queues';
 import { httpFunction } from './define';
 
 export const EnqueueRequest = z.strictObject({
@@ -40,7 +40,7 @@ export const GetQueue = httpFunction({
   route: 'queues/{queue}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getQueue(deps(ctx), req.params.queue ?? ''))),
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toQueueView(await getQueue(deps(ctx), req.params.queue ?? '')))),
 });
 
 export const GetJob = httpFunction({
@@ -48,7 +48,7 @@ export const GetJob = httpFunction({
   route: 'queues/{queue}/jobs/{jobId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, await getJob(deps(ctx), req.params.queue ?? '', req.params.jobId ?? ''))),
+  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toPlacedJobView(await getJob(deps(ctx), req.params.queue ?? '', req.params.jobId ?? '')))),
 });
 
 export const CancelJob = httpFunction({

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { observeOne } from '../core/runs/observe';
 import { getRun, runPipeline } from '../core/runs/fire-and-forget';
-import { toRunView } from '../core/runs/model';
 import { settlers } from '../core/sweep/sweep';
 import { notFound } from '../core/errors';
 import { json, parseBody, respond } from '../http/respond';
 import { Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
+import { toRunView } from '../http/views/runs';
 import { httpFunction } from './define';
 
 export const RunRequest = z.strictObject({

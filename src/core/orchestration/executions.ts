@@ -7,7 +7,7 @@ import { iso, mapLimit } from '../util';
 import { advanceExecution, releaseBatch } from './advance';
 import { DEFAULT_FACTORY, isRunnable, stagesOfBatch, type Metadata } from './metadata';
 import { currentMetadata } from './metadata-store';
-import { toExecutionView, type Execution, type Worker } from './model';
+import type { Execution, Worker } from './model';
 import { isTerminalWorker, type ExecutionStatus } from './rules';
 import { ExecutionStore, type Loaded } from './store';
 
@@ -129,12 +129,13 @@ async function load(deps: Deps, executionId: string): Promise<Loaded> {
   return loaded;
 }
 
-export async function getExecution(deps: Deps, executionId: string) {
-  const { execution, workers } = await load(deps, executionId);
-  return toExecutionView(execution, workers);
+/** An execution with its workers. */
+export async function getExecution(deps: Deps, executionId: string): Promise<Loaded> {
+  return load(deps, executionId);
 }
 
-export async function listExecutions(deps: Deps, q: { batch?: string; status?: string; limit?: number }) {
+/** The newest executions first, with their workers. */
+export async function listExecutions(deps: Deps, q: { batch?: string; status?: string; limit?: number }): Promise<Loaded[]> {
   const store = new ExecutionStore(deps);
   const limit = Math.min(Math.max(q.limit ?? 20, 1), 100);
   // Read a little further than asked when filtering by status (the index is by time only).
@@ -142,8 +143,7 @@ export async function listExecutions(deps: Deps, q: { batch?: string; status?: s
   const loaded = await mapLimit(ids, 8, (id) => store.load(id));
   return loaded
     .filter((l): l is Loaded => !!l && (!q.status || l.execution.status === q.status))
-    .slice(0, limit)
-    .map((l) => toExecutionView(l.execution, l.workers));
+    .slice(0, limit);
 }
 
 /** Cancels the running ADF runs (recursively) and marks every unfinished worker Cancelled. */

@@ -124,22 +124,8 @@ export function executionFromRow(r: Row): Execution {
   };
 }
 
-export function toWorkerView(w: Worker) {
-  return {
-    name: w.name,
-    pipeline: w.target.pipeline,
-    factory: w.target.factory,
-    stage: w.stage,
-    status: w.status,
-    ...(w.runId ? { runId: w.runId } : {}),
-    ...(w.startedAt ? { startedAt: w.startedAt } : {}),
-    ...(w.endedAt ? { endedAt: w.endedAt } : {}),
-    ...(w.error ? { error: w.error } : {}),
-  };
-}
-
 /** A stage's status, derived from its workers. */
-function stageStatus(workers: Worker[]): string {
+export function stageStatus(workers: Worker[]): string {
   const st = workers.map((w) => w.status);
   if (st.every((s) => s === 'Pending')) return 'Pending';
   if (st.some((s) => s === 'Pending' || s === 'Starting' || s === 'Running')) return 'Running';
@@ -148,20 +134,4 @@ function stageStatus(workers: Worker[]): string {
   if (st.some((s) => s === 'Failed')) return 'Failed';
   if (st.some((s) => s === 'Cancelled')) return 'Cancelled';
   return 'Failed';
-}
-
-export function toExecutionView(e: Execution, workers: Worker[]) {
-  return {
-    executionId: e.executionId,
-    batch: e.batch,
-    status: e.status,
-    metadataVersion: e.metadataVersion,
-    startedAt: e.startedAt,
-    ...(e.endedAt ? { endedAt: e.endedAt } : {}),
-    restarts: e.restarts,
-    stages: e.stages.map((name) => {
-      const ws = workers.filter((w) => w.stage === name).sort((a, b) => a.order - b.order);
-      return { name, status: stageStatus(ws), workers: ws.map(toWorkerView) };
-    }),
-  };
 }

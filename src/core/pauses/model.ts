@@ -139,32 +139,6 @@ export function continuationParameters(p: Pause): Record<string, unknown> {
   return name === false ? { ...p.continuation.parameters } : { ...p.continuation.parameters, [name]: p.pauseId };
 }
 
-const refView = (t: PipelineTarget) => ({
-  pipeline: t.pipeline,
-  factory: t.factory,
-  resourceGroup: t.resourceGroup,
-  subscriptionId: t.subscriptionId,
-});
-
-/** The Pause view of the HTTP contract (plus onReject, runStatus and pendingDecision when there are any). */
-export function toPauseView(p: Pause) {
-  const final = p.status === 'Approved' || p.status === 'Rejected';
-  return {
-    pauseId: p.pauseId,
-    status: publicStatus(p),
-    continuation: { ...refView(p.continuation.target), parameters: p.continuation.parameters, pauseIdParameter: p.continuation.pauseIdParameter },
-    data: p.data === undefined ? null : p.data,
-    createdAt: p.createdAt,
-    expiresAt: p.expiresAt,
-    ...(final && p.decidedAt ? { decidedAt: p.decidedAt } : {}),
-    ...(final && p.decision ? { decision: p.decision } : {}),
-    ...(final && p.runId ? { runId: p.runId } : {}),
-    ...(final && p.runStatus ? { runStatus: p.runStatus } : {}),
-    ...(p.status === 'Deciding' && p.decision ? { pendingDecision: p.decision } : {}),
-    ...(p.onReject ? { onReject: { ...refView(p.onReject.target), parameters: p.onReject.parameters } } : {}),
-  };
-}
-
 /** What a decided pause's problem (409) and page show: the outcome, never the data. */
 export const outcomeOf = (p: Pause) => ({
   pauseId: p.pauseId,

@@ -130,43 +130,13 @@ export function jobFromRow(queue: string, row: Row): Job {
   };
 }
 
-/** The Job view of the HTTP contract. `position` is 1-based among the waiting jobs. */
-export interface JobView {
-  jobId: string;
-  queue: string;
-  pipeline: string;
-  parameters: Record<string, unknown>;
-  status: JobStatus;
-  position?: number;
-  runId?: string;
-  enqueuedAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  timeoutSeconds?: number;
-  message?: string;
-}
+/** A job, with its 1-based place among the waiting jobs when it waits. */
+export type PlacedJob = Job & { position?: number };
 
-export function toJobView(j: Job, position?: number): JobView {
-  return {
-    jobId: j.jobId,
-    queue: j.queue,
-    pipeline: j.target.pipeline,
-    parameters: j.parameters,
-    status: j.status,
-    ...(position !== undefined ? { position } : {}),
-    ...(j.runId ? { runId: j.runId } : {}),
-    enqueuedAt: j.enqueuedAt,
-    ...(j.startedAt ? { startedAt: j.startedAt } : {}),
-    ...(j.endedAt ? { endedAt: j.endedAt } : {}),
-    ...(j.timeoutSeconds !== undefined ? { timeoutSeconds: j.timeoutSeconds } : {}),
-    ...(j.message ? { message: j.message } : {}),
-  };
-}
-
-/** The Queue view: running jobs, then waiting jobs in start order. */
-export interface QueueView {
+/** A queue as a reader sees it: running jobs, then waiting jobs in start order. */
+export interface QueueState {
   name: string;
   capacity: number;
-  running: JobView[];
-  waiting: JobView[];
+  running: Job[];
+  waiting: PlacedJob[];
 }

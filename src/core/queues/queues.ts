@@ -11,7 +11,7 @@ import { claimOf } from '../runs/api';
 import { KEY_RE } from '../names';
 import { addSeconds, iso, sleep } from '../util';
 import { declaredQueue, endJob, fillSlots, launch, queueBusy, settleJob } from './jobs';
-import { isTerminalJob, jobTrackId, seqOfJobId, toJobView, type Head, type Job, type JobView, type QueueView } from './model';
+import { isTerminalJob, jobTrackId, seqOfJobId, type Head, type Job, type PlacedJob, type QueueState } from './model';
 import { jitter, QueueStore } from './store';
 
 /** Parameters are stored in one table property (and in the tracked run's): keep well under 64 KiB. */
@@ -129,7 +129,7 @@ async function withKnownRunId(deps: Deps, job: Job): Promise<Job> {
   return run?.runId ? { ...job, runId: run.runId } : job;
 }
 
-export async function getQueue(deps: Deps, queue: string): Promise<QueueView> {
+export async function getQueue(deps: Deps, queue: string): Promise<QueueState> {
   const store = new QueueStore(deps.tables);
   const { head, capacity } = await openQueue(deps, store, queue);
   const running = (await Promise.all(head.running.map((seq) => store.job(queue, seq)))).filter((j): j is Job => j?.status === 'RUNNING');
@@ -137,16 +137,18 @@ export async function getQueue(deps: Deps, queue: string): Promise<QueueView> {
   return {
     name: queue,
     capacity,
-    running: await Promise.all(running.sort((a, b) => a.seq - b.seq).map(async (j) => toJobView(await withKnownRunId(deps, j)))),
-    waiting: waiting.map((j, i) => toJobView(j, i + 1)),
+    running: await Promise.all(running.sort((a, b) => a.seq - b.seq).map((j) => withKnownRunId(deps, j))),
+    waiting: waiting.map((j, i) => ({ ...j, position: i + 1 })),
   };
 }
 
-export async function getJob(deps: Deps, queue: string, jobId: string): Promise<JobView> {
+/** The job, with its place in the queue while it waits. */
+export async function getJob(deps: Deps, queue: string, jobId: string): Promise<PlacedJob> {
   const store = new QueueStore(deps.tables);
   await openQueue(deps, store, queue);
   const job = await findJob(store, queue, jobId);
-  return toJobView(await withKnownRunId(deps, job), job.status === 'PENDING' ? await positionOf(store, job) : undefined);
+  const known = await withKnownRunId(deps, job);
+  return job.status === 'PENDING' ? { ...known, position: await positionOf(store, job) } : known;
 }
 
 export interface Cancelled {

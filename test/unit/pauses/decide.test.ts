@@ -1,7 +1,7 @@
 import { createPause, type PauseInput } from '../../../src/core/pauses/create';
 import { decidePause, DECISION_LEASE_SECONDS, openPause } from '../../../src/core/pauses/decide';
 import { PauseError } from '../../../src/core/pauses/errors';
-import { toPauseView } from '../../../src/core/pauses/model';
+import { toPauseView } from '../../../src/http/views/pauses';
 import { DECIDING_PARTITION, PauseStore } from '../../../src/core/pauses/store';
 import { RunStore } from '../../../src/core/runs/store';
 import { BASE, rejection, unitWorld, type UnitWorld } from './fakes';

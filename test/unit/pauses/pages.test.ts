@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createPause } from '../../../src/core/pauses/create';
-import { pageView } from '../../../src/core/pauses/views';
+import { pageView } from '../../../src/http/views/pauses';
 import { htmlPage } from '../../../src/http/pages';
 import { BASE, unescapeHtml, unitWorld } from './fakes';
 

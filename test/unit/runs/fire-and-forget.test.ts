@@ -1,6 +1,7 @@
 import { DomainError } from '../../../src/core/errors';
 import { getRun, runPipeline } from '../../../src/core/runs/fire-and-forget';
-import { resolveTarget, toRunView } from '../../../src/core/runs/model';
+import { resolveTarget } from '../../../src/core/runs/model';
+import { toRunView } from '../../../src/http/views/runs';
 import { UNIT_FACTORY, unitDeps } from '../../support/fake-factory';
 
 const ref = { pipeline: 'wk_ok' };

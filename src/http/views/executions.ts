@@ -1,0 +1,40 @@
+/**
+ * What the API shows about an execution: its stages in order, each with its status and its workers.
+ */
+import { stageStatus, type Execution, type Worker } from '../../core/orchestration/model';
+import type { Loaded } from '../../core/orchestration/store';
+
+export function toWorkerView(w: Worker) {
+  return {
+    name: w.name,
+    pipeline: w.target.pipeline,
+    factory: w.target.factory,
+    stage: w.stage,
+    status: w.status,
+    ...(w.runId ? { runId: w.runId } : {}),
+    ...(w.startedAt ? { startedAt: w.startedAt } : {}),
+    ...(w.endedAt ? { endedAt: w.endedAt } : {}),
+    ...(w.error ? { error: w.error } : {}),
+  };
+}
+
+export function toExecutionView(e: Execution, workers: Worker[]) {
+  return {
+    executionId: e.executionId,
+    batch: e.batch,
+    status: e.status,
+    metadataVersion: e.metadataVersion,
+    startedAt: e.startedAt,
+    ...(e.endedAt ? { endedAt: e.endedAt } : {}),
+    restarts: e.restarts,
+    stages: e.stages.map((name) => {
+      const ws = workers.filter((w) => w.stage === name).sort((a, b) => a.order - b.order);
+      return { name, status: stageStatus(ws), workers: ws.map(toWorkerView) };
+    }),
+  };
+}
+
+/** The view of an execution as the use cases return it. */
+export const toLoadedExecutionView = (l: Loaded) => toExecutionView(l.execution, l.workers);
+
+export type ExecutionView = ReturnType<typeof toExecutionView>;
