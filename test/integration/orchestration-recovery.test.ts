@@ -30,7 +30,7 @@ describe('orchestration recovery after a crash between createRun and recording t
     const crashy = loaded!.workers.find((w) => w.name === 'crashy')!;
     const trackId = workerTrackId(id, crashy);
     const target = { subscriptionId: TEST_SUBSCRIPTION, resourceGroup: TEST_RG, factory: TEST_FACTORY, pipeline: 'wk_manual' };
-    await new RunStore(stack.deps.tables).insert({
+    await new RunStore(stack.deps).insert({
       trackId,
       status: 'Starting',
       target,

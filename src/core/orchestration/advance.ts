@@ -5,6 +5,7 @@ import type { ActivityError } from '../ports';
 import { isTerminalRun, type TrackedRun } from '../runs/model';
 import { startTrackedRun } from '../runs/start';
 import { claimOf } from '../runs/api';
+import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { sendExecutionAlert } from './alerts';
 import { currentMetadata } from './metadata-store';
@@ -61,7 +62,7 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
     if (p.block.length) {
       const now = iso(deps.clock.now());
       const blocked = workers.filter((w) => p.block.includes(w.name)).map((w) => ({ ...w, status: 'Blocked' as const, endedAt: now }));
-      await store.saveMany(executionId, blocked).catch(ignoreConflict);
+      await store.saveMany(executionId, blocked).catch(ignore(Conflict, NotFound));
       deps.log.info('workers blocked', { executionId, count: blocked.length });
       continue;
     }
@@ -96,7 +97,7 @@ async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: W
     run = res.run;
   } catch (err) {
     if (err instanceof Throttled) {
-      await store.saveWorker(e.executionId, { ...claimed, status: 'Pending', trackId: undefined }).catch(ignoreConflict);
+      await store.saveWorker(e.executionId, { ...claimed, status: 'Pending', trackId: undefined }).catch(ignore(Conflict, NotFound));
       return;
     }
     if (err instanceof NotFound || err instanceof Rejected) {
@@ -115,13 +116,13 @@ async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: W
 /** Brings a worker up to date with its tracked run (Running once it has a runId; terminal once settled). */
 async function applyRun(deps: Deps, store: ExecutionStore, executionId: string, w: Worker, run: TrackedRun): Promise<void> {
   if (isTerminalRun(run.status)) {
-    await store.saveWorker(executionId, await settledWorker(deps, w, run)).catch(ignoreConflict);
+    await store.saveWorker(executionId, await settledWorker(deps, w, run)).catch(ignore(Conflict, NotFound));
     return;
   }
   if (run.runId && w.status !== 'Running') {
     await store
       .saveWorker(executionId, { ...w, status: 'Running', runId: run.runId, startedAt: run.runStart ?? iso(deps.clock.now()) })
-      .catch(ignoreConflict);
+      .catch(ignore(Conflict, NotFound));
   }
 }
 
@@ -139,7 +140,7 @@ async function recoverStarting(deps: Deps, store: ExecutionStore, e: Execution, 
       return; // still Starting: the sweep's Reconcile step owns it
     }
     // No claim at all: the crash came between marking the worker and claiming. Claim again (same trackId).
-    await store.saveWorker(e.executionId, { ...w, status: 'Pending', trackId: undefined }).catch(ignoreConflict);
+    await store.saveWorker(e.executionId, { ...w, status: 'Pending', trackId: undefined }).catch(ignore(Conflict, NotFound));
     changed = true;
   });
   return changed;
@@ -161,7 +162,7 @@ async function timeOutOverdue(deps: Deps, store: ExecutionStore, e: Execution, w
 async function finishWorker(deps: Deps, store: ExecutionStore, executionId: string, w: Worker, status: WorkerStatus, error?: ActivityError): Promise<void> {
   await store
     .saveWorker(executionId, { ...w, status, endedAt: iso(deps.clock.now()), ...(error ? { error } : {}) })
-    .catch(ignoreConflict);
+    .catch(ignore(Conflict, NotFound));
 }
 
 /** The failing activity's error, from queryActivityruns (every page). */
@@ -185,17 +186,19 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
   const executionId = run.owner.id.slice(0, slash);
   const key = run.owner.id.slice(slash + 1);
   const store = new ExecutionStore(deps);
-  for (let i = 0; i < 3; i++) {
-    const w = await store.worker(executionId, key);
-    if (!w) return;
-    try {
-      await store.saveWorker(executionId, await settledWorker(deps, w, run));
-      break;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-    }
-  }
-  await advanceExecution(deps, executionId);
+  const found = await retryOnConflict(
+    deps,
+    () => store.worker(executionId, key),
+    async (w) => {
+      if (w) await store.saveWorker(executionId, await settledWorker(deps, w, run)); // Conflict: already settled, or changed
+      return !!w;
+    },
+    3,
+  ).catch((e: unknown) => {
+    if (e instanceof Conflict) return true; // nothing (left) to settle: the execution still advances
+    throw e;
+  });
+  if (found) await advanceExecution(deps, executionId);
 }
 
 async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Worker> {
@@ -245,7 +248,3 @@ export async function purgeOldExecutions(deps: Deps): Promise<void> {
   const cutoff = iso(addSeconds(deps.clock.now(), -days * 86_400));
   for (const id of await store.purge(cutoff, 10)) deps.log.info('execution purged (retention)', { executionId: id });
 }
-
-const ignoreConflict = (e: unknown) => {
-  if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
-};

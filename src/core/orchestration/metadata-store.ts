@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
-import { Conflict, payloadTooLarge } from '../errors';
+import { conflict, Conflict, payloadTooLarge } from '../errors';
+import { HOT_ROW_ATTEMPTS, ignore, retryOnConflict } from '../retry';
 import { iso, joinChunks, splitChunks } from '../util';
 import type { Metadata } from './metadata';
 
@@ -23,27 +24,25 @@ export async function saveMetadata(deps: Deps, metadata: Metadata, source: strin
   const doc = splitChunks('doc', JSON.stringify(metadata), MAX_CHUNKS);
   const src = splitChunks('src', source, MAX_CHUNKS);
   if (!doc || !src) throw payloadTooLarge('The metadata document is too large to store (limit about 800 KB).');
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const current = await t.get(PK, CURRENT);
-    const version = Number(current?.props.version ?? 0) + 1;
-    const updatedAt = iso(deps.clock.now());
-    try {
+  return retryOnConflict(
+    deps,
+    () => t.get(PK, CURRENT),
+    async (current) => {
+      const version = Number(current?.props.version ?? 0) + 1;
+      const updatedAt = iso(deps.clock.now());
+      // Conflict: another writer took this version number first.
       await t.insert(PK, versionKey(version), { version, updatedAt, ...doc });
-      await deps.tables.table('Metadata').insert(`${PK}-src`, versionKey(version), src).catch(() => undefined);
-    } catch (e) {
-      if (e instanceof Conflict) continue; // another writer took this version number
-      throw e;
-    }
-    const pointer = { version, updatedAt };
-    try {
+      await t.insert(`${PK}-src`, versionKey(version), src).catch(ignore(Conflict));
+      const pointer = { version, updatedAt };
       if (current) await t.update(PK, CURRENT, pointer, current.etag);
       else await t.insert(PK, CURRENT, pointer);
       return { version, metadata, source, updatedAt };
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-    }
-  }
-  throw new Conflict('metadata is being replaced concurrently; retry');
+    },
+    HOT_ROW_ATTEMPTS,
+  ).catch((e: unknown) => {
+    if (e instanceof Conflict) throw conflict('MetadataChanged', 'The metadata was being replaced by other requests at the same time; retry.');
+    throw e;
+  });
 }
 
 export async function loadMetadataVersion(deps: Deps, version: number): Promise<StoredMetadata | undefined> {

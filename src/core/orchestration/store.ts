@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
+import { ignore } from '../retry';
 import type { Table, TxOp } from '../ports';
 import { iso } from '../util';
 import { executionFromRow, executionToProps, HEAD, workerFromRow, workerKey, workerToProps, type Execution, type Worker } from './model';
@@ -47,7 +48,7 @@ export class ExecutionStore {
   async releaseBatchLock(e: Execution): Promise<void> {
     const lock = await this.batchLock(e.batch);
     if (lock && lock.executionId === e.executionId)
-      await this.t.update(batchPk(e.batch), 'lock', { executionId: lock.executionId, status: e.status, at: lock.at }, lock.etag).catch(ignoreConflict);
+      await this.t.update(batchPk(e.batch), 'lock', { executionId: lock.executionId, status: e.status, at: lock.at }, lock.etag).catch(ignore(Conflict, NotFound));
   }
 
   async worker(executionId: string, key: string): Promise<Worker | undefined> {
@@ -76,8 +77,8 @@ export class ExecutionStore {
     await this.t.insert(e.executionId, HEAD, executionToProps(e));
     const idx = { executionId: e.executionId, batch: e.batch ?? '' };
     const rk = newestFirstKey(e.startedAt, e.executionId);
-    await this.t.insert(LIST_ALL, rk, idx).catch(ignoreConflict);
-    await this.t.insert(listKey(batchPk(e.batch)), rk, idx).catch(ignoreConflict);
+    await this.t.insert(LIST_ALL, rk, idx).catch(ignore(Conflict, NotFound));
+    await this.t.insert(listKey(batchPk(e.batch)), rk, idx).catch(ignore(Conflict, NotFound));
   }
 
   async saveHead(e: Execution): Promise<Execution> {
@@ -99,11 +100,11 @@ export class ExecutionStore {
   }
 
   async markActive(executionId: string): Promise<void> {
-    await this.active.insert('active', executionId, { at: iso(this.deps.clock.now()) }).catch(ignoreConflict);
+    await this.active.insert('active', executionId, { at: iso(this.deps.clock.now()) }).catch(ignore(Conflict, NotFound));
   }
   async unmarkActive(executionId: string): Promise<void> {
     const r = await this.active.get('active', executionId);
-    if (r) await this.active.delete('active', executionId, r.etag).catch(ignoreConflict);
+    if (r) await this.active.delete('active', executionId, r.etag).catch(ignore(Conflict, NotFound));
   }
   async activeIds(): Promise<string[]> {
     return (await this.active.query('active')).map((r) => r.rowKey);
@@ -122,11 +123,11 @@ export class ExecutionStore {
       const id = String(idx.props.executionId);
       const head = await this.head(id);
       if (head?.status === 'Running') continue;
-      for (const r of await this.t.query(id)) await this.t.delete(id, r.rowKey, r.etag).catch(ignoreConflict);
+      for (const r of await this.t.query(id)) await this.t.delete(id, r.rowKey, r.etag).catch(ignore(Conflict, NotFound));
       const batchList = listKey(batchPk(head?.batch ?? (idx.props.batch ? String(idx.props.batch) : null)));
       const twin = await this.t.get(batchList, idx.rowKey);
-      if (twin) await this.t.delete(batchList, idx.rowKey, twin.etag).catch(ignoreConflict);
-      await this.t.delete(idx.partitionKey, idx.rowKey, idx.etag).catch(ignoreConflict);
+      if (twin) await this.t.delete(batchList, idx.rowKey, twin.etag).catch(ignore(Conflict, NotFound));
+      await this.t.delete(idx.partitionKey, idx.rowKey, idx.etag).catch(ignore(Conflict, NotFound));
       purged.push(id);
     }
     return purged;
@@ -134,7 +135,3 @@ export class ExecutionStore {
 }
 
 export const batchPk = (batch: string | null) => (batch === null ? 'batch__all' : `batch_b_${batch}`);
-
-const ignoreConflict = (e: unknown) => {
-  if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
-};

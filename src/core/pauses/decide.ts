@@ -4,6 +4,7 @@ import type { PipelineTarget } from '../ports';
 import type { TrackedRun } from '../runs/model';
 import { reconcileClaim, startTrackedRun } from '../runs/start';
 import { claimOf } from '../runs/api';
+import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso } from '../util';
 import {
   alreadyDecided,
@@ -15,7 +16,7 @@ import {
   tokenNotFound,
 } from './errors';
 import { continuationParameters, trackIdFor, type Decision, type Pause, type RunSpec } from './model';
-import { ignore, PauseStore } from './store';
+import { PauseStore } from './store';
 
 /** How long a decision's holder may take to start its pipeline before a retry (or the sweep) may take over. */
 export const DECISION_LEASE_SECONDS = 120;
@@ -133,10 +134,12 @@ async function startFailed(deps: Deps, store: PauseStore, pause: Pause, trackId:
 /** Deciding → Approved/Rejected with the run. Idempotent: whoever records first wins, the rest read it. */
 export async function recordDecision(deps: Deps, store: PauseStore, pause: Pause, run?: TrackedRun, runStatus?: string): Promise<Pause> {
   const final = pause.decision === 'reject' ? 'Rejected' : 'Approved';
-  let current: Pause | undefined = pause;
-  for (let i = 0; i < 5 && current; i++) {
-    if (current.status !== 'Deciding') return current;
-    try {
+  let reads = 0;
+  const current = await retryOnConflict(
+    deps,
+    async () => (reads++ === 0 ? pause : store.get(pause.pauseId)),
+    async (current) => {
+      if (!current || current.status !== 'Deciding') return current;
       const saved = await store.save({
         ...current,
         status: final,
@@ -148,11 +151,11 @@ export async function recordDecision(deps: Deps, store: PauseStore, pause: Pause
       await store.unmarkDeciding(pause.pauseId);
       deps.log.info('pause decided', { pauseId: pause.pauseId, decision: pause.decision, runId: saved.runId });
       return saved;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-      current = await store.get(pause.pauseId);
-    }
-  }
+    },
+  ).catch(async (e: unknown) => {
+    if (!(e instanceof Conflict)) throw e;
+    return store.get(pause.pauseId);
+  });
   if (!current) throw tokenNotFound();
   return current;
 }

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
+import { ignore } from '../retry';
 import { pauseNotFound } from './errors';
 import type { Row, Table, Tables } from '../ports';
 import { PAUSE_ROW, pauseFromRow, pauseToProps, TOKEN_ROW, tokenKey, type Pause } from './model';
@@ -114,9 +115,3 @@ export async function getPause(deps: Deps, pauseId: string): Promise<Pause> {
   if (!pause) throw pauseNotFound(pauseId);
   return pause;
 }
-
-export const ignore =
-  (...kinds: Array<new (...a: never[]) => Error>) =>
-  (e: unknown) => {
-    if (!kinds.some((k) => e instanceof k)) throw e;
-  };

@@ -3,6 +3,7 @@ import { Conflict, NotFound } from '../errors';
 import type { Row } from '../ports';
 import type { TrackedRun } from '../runs/model';
 import { claimOf } from '../runs/api';
+import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { carryOut, DECISION_LEASE_SECONDS, recordDecision } from './decide';
 import { decisionOfTrackId, trackIdFor, type Pause } from './model';
@@ -54,17 +55,16 @@ async function expireDue(deps: Deps, store: PauseStore): Promise<void> {
 async function expireOne(deps: Deps, store: PauseStore, row: Row, now: Date): Promise<boolean> {
   try {
     const pauseId = String(row.props.pauseId);
-    for (let i = 0; i < 5; i++) {
-      const pause = await store.get(pauseId);
-      if (!pause || pause.status !== 'Waiting' || pause.expiresAt > iso(now)) break;
-      try {
+    // A decision racing the expiry makes the write lose: look again.
+    await retryOnConflict(
+      deps,
+      () => store.get(pauseId),
+      async (pause) => {
+        if (!pause || pause.status !== 'Waiting' || pause.expiresAt > iso(now)) return;
         await store.save({ ...pause, status: 'Expired' });
         deps.log.info('pause expired', { pauseId });
-        break;
-      } catch (e) {
-        if (!(e instanceof Conflict)) throw e; // a decision raced the expiry: look again
-      }
-    }
+      },
+    ).catch(ignore(Conflict));
     await store.deleteIndexRow(row);
     return true;
   } catch (e) {
@@ -118,21 +118,19 @@ export async function settlePauseRun(deps: Deps, run: TrackedRun): Promise<void>
   const store = new PauseStore(deps.tables);
   const decision = decisionOfTrackId(run.trackId);
   const runStatus = run.notStarted ? 'NotStarted' : run.status;
-  for (let i = 0; i < 5; i++) {
-    const pause = await store.get(run.owner.id);
-    if (!pause || pause.decision !== decision) return;
-    if (pause.status === 'Deciding') {
-      await recordDecision(deps, store, pause, run);
-      return;
-    }
-    const done = pause.runStatus === runStatus && (!run.runId || pause.runId === run.runId);
-    if (done || (pause.status !== 'Approved' && pause.status !== 'Rejected')) return;
-    try {
+  await retryOnConflict(
+    deps,
+    () => store.get(run.owner.id),
+    async (pause) => {
+      if (!pause || pause.decision !== decision) return;
+      if (pause.status === 'Deciding') {
+        await recordDecision(deps, store, pause, run);
+        return;
+      }
+      const done = pause.runStatus === runStatus && (!run.runId || pause.runId === run.runId);
+      if (done || (pause.status !== 'Approved' && pause.status !== 'Rejected')) return;
       await store.save({ ...pause, trackId: run.trackId, runStatus, ...(run.runId ? { runId: run.runId } : {}) } satisfies Pause);
       deps.log.info('pause run settled', { pauseId: pause.pauseId, runId: run.runId, status: runStatus });
-      return;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-    }
-  }
+    },
+  ).catch(ignore(Conflict));
 }

@@ -12,10 +12,10 @@ import { factoryOf, isTerminalRun, type TrackedRun } from '../runs/model';
 import { startTrackedRun } from '../runs/start';
 import { iso } from '../util';
 import { jobOwnerId, jobTrackId, type Head, type Job, type JobStatus } from './model';
-import { jitter, QueueStore } from './store';
+import { QueueStore } from './store';
+import { HOT_ROW_ATTEMPTS, ignore, retryOnConflict } from '../retry';
 
 /** Conditional writes lost in a row before a request gives up with 503 (50 racing enqueues need ~50). */
-const MAX_ATTEMPTS = 120;
 /** Jobs one pass may start in one queue (USER_ERROR jobs free their slot at once, so this can exceed capacity). */
 const MAX_STARTS_PER_PASS = 200;
 
@@ -36,21 +36,24 @@ type Decision = { head: Head; job: Job } | undefined;
  * Reads the head and the job, lets `decide` return both changed (or nothing to do), and commits them
  * in one transaction. Returns the job as written, or undefined when `decide` declined.
  */
-async function transition(store: QueueStore, queue: string, seq: number, decide: (head: Head, job: Job) => Decision): Promise<Job | undefined> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [head, job] = await Promise.all([store.head(queue), store.job(queue, seq)]);
-    const next = job && head.etag ? decide(head, job) : undefined;
-    if (!next) return undefined;
-    try {
+async function transition(deps: Deps, store: QueueStore, queue: string, seq: number, decide: (head: Head, job: Job) => Decision): Promise<Job | undefined> {
+  return retryOnConflict(
+    deps,
+    () => Promise.all([store.head(queue), store.job(queue, seq)]),
+    async ([head, job]) => {
+      const next = job && head.etag ? decide(head, job) : undefined;
+      if (!next) return undefined;
       await store.commit(next.head, [next.job]);
       return next.job;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-      await jitter(attempt);
-    }
-  }
-  throw queueBusy();
+    },
+    HOT_ROW_ATTEMPTS,
+  ).catch(busyOnConflict);
 }
+
+/** The queue's head kept losing races: the caller may retry (409), nothing was changed. */
+export const busyOnConflict = (e: unknown): never => {
+  throw e instanceof Conflict ? queueBusy() : e;
+};
 
 export interface Ending {
   runId?: string;
@@ -60,7 +63,7 @@ export interface Ending {
 
 /** Ends a job that is still in one of `from`, freeing its slot (RUNNING) or its place (PENDING). */
 export function endJob(deps: Deps, store: QueueStore, job: Pick<Job, 'queue' | 'seq'>, to: JobStatus, ending: Ending, from: readonly JobStatus[]): Promise<Job | undefined> {
-  return transition(store, job.queue, job.seq, (head, current) => {
+  return transition(deps, store, job.queue, job.seq, (head, current) => {
     if (!from.includes(current.status)) return undefined;
     const freed = current.status === 'RUNNING' ? { running: head.running.filter((s) => s !== current.seq) } : { pending: Math.max(0, head.pending - 1) };
     return {
@@ -95,25 +98,23 @@ const USER_ERROR_MESSAGE = 'Data Factory refused to start the pipeline: it does 
 
 /** Takes a free slot for the oldest PENDING job: one transaction with the head, so two callers never take the same slot. */
 async function claimNext(deps: Deps, store: QueueStore, queue: string): Promise<Job | undefined> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const head = await store.head(queue);
-    if (!head.etag || head.pending <= 0 || head.running.length >= (await capacityOf(deps, head))) return undefined;
-    const [oldest] = await store.waiting(head, 1);
-    try {
+  return retryOnConflict(
+    deps,
+    () => store.head(queue),
+    async (head) => {
+      if (!head.etag || head.pending <= 0 || head.running.length >= (await capacityOf(deps, head))) return undefined;
+      const [oldest] = await store.waiting(head, 1);
       if (!oldest) {
         deps.log.warn('queue head counted pending jobs that do not exist; repairing', { queue, pending: head.pending });
         await store.commit({ ...head, pending: 0 }, []);
-        continue;
+        throw new Conflict('repaired: decide again');
       }
       const job: Job = { ...oldest, status: 'RUNNING', startedAt: iso(deps.clock.now()) };
       await store.commit({ ...head, running: [...head.running, job.seq], pending: head.pending - 1, next: job.seq + 1 }, [job]);
       return job;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-      await jitter(attempt);
-    }
-  }
-  throw queueBusy();
+    },
+    HOT_ROW_ATTEMPTS,
+  ).catch(busyOnConflict);
 }
 
 /** `ended`: the job is over (e.g. USER_ERROR) and its slot is free again. `deferred`: ADF could not take it now. */
@@ -149,23 +150,23 @@ export async function attachRun(deps: Deps, store: QueueStore, job: Job, run: Tr
     const ended = await settleJob(deps, store, job, run);
     return { kind: 'ended', job: ended ?? (await store.job(job.queue, job.seq)) ?? job };
   }
-  if (!run.runId) return { kind: 'started', job }; // the sweep's Reconcile step finishes the claim
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const current = await store.job(job.queue, job.seq);
-    if (!current) break;
-    if (current.status !== 'RUNNING') {
-      // Cancelled or timed out while ADF was starting it: the run must not keep running on a freed slot.
-      if (current.runId !== run.runId) await cancelOrphan(deps, current, run.runId);
-      return { kind: 'ended', job: current };
-    }
-    if (current.runId === run.runId) return { kind: 'started', job: current };
-    try {
-      return { kind: 'started', job: await store.saveJob({ ...current, runId: run.runId }) };
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-    }
-  }
-  return { kind: 'started', job: { ...job, runId: run.runId } };
+  const runId = run.runId;
+  if (!runId) return { kind: 'started', job }; // the sweep's Reconcile step finishes the claim
+  const attached = await retryOnConflict(
+    deps,
+    () => store.job(job.queue, job.seq),
+    async (current): Promise<Launch | undefined> => {
+      if (!current) return undefined;
+      if (current.status !== 'RUNNING') {
+        // Cancelled or timed out while ADF was starting it: the run must not keep running on a freed slot.
+        if (current.runId !== runId) await cancelOrphan(deps, current, runId);
+        return { kind: 'ended', job: current };
+      }
+      if (current.runId === runId) return { kind: 'started', job: current };
+      return { kind: 'started', job: await store.saveJob({ ...current, runId }) };
+    },
+  ).catch(ignore(Conflict));
+  return attached ?? { kind: 'started', job: { ...job, runId } };
 }
 
 async function cancelOrphan(deps: Deps, job: Job, runId: string): Promise<void> {

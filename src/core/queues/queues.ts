@@ -9,14 +9,14 @@ import type { PipelineTarget } from '../ports';
 import { factoryOf, isTerminalRun, resolveTarget, type RunReference, type TrackedRun } from '../runs/model';
 import { claimOf } from '../runs/api';
 import { KEY_RE } from '../names';
-import { addSeconds, iso, sleep } from '../util';
-import { declaredQueue, endJob, fillSlots, launch, queueBusy, settleJob } from './jobs';
+import { addSeconds, iso } from '../util';
+import { busyOnConflict, declaredQueue, endJob, fillSlots, launch, settleJob } from './jobs';
 import { isTerminalJob, jobTrackId, seqOfJobId, type Head, type Job, type PlacedJob, type QueueState } from './model';
-import { jitter, QueueStore } from './store';
+import { QueueStore } from './store';
+import { HOT_ROW_ATTEMPTS, retryOnConflict } from '../retry';
 
 /** Parameters are stored in one table property (and in the tracked run's): keep well under 64 KiB. */
 export const MAX_PARAMETER_CHARS = 30_000;
-const MAX_ENQUEUE_ATTEMPTS = 120;
 /** How long CancelJob waits for a start in flight to tell it the ADF runId. */
 const START_WAIT_MS = 3_000;
 
@@ -47,7 +47,7 @@ export async function enqueueJob(deps: Deps, queue: string, input: EnqueueInput)
   const store = new QueueStore(deps.tables);
   await store.ensureActive(queue);
   const { job, head } = await append(deps, store, def, target, input);
-  await store.touchActive(queue);
+  await store.touchActive(deps, queue);
   deps.log.info('job enqueued', { queue, jobId: job.jobId, status: job.status });
 
   if (job.status === 'RUNNING') {
@@ -64,8 +64,10 @@ export async function enqueueJob(deps: Deps, queue: string, input: EnqueueInput)
 
 /** One transaction: the head hands out the next sequence number and the job row is inserted behind it. */
 async function append(deps: Deps, store: QueueStore, def: QueueDef, target: PipelineTarget, input: EnqueueInput): Promise<{ job: Job; head: Head }> {
-  for (let attempt = 0; attempt < MAX_ENQUEUE_ATTEMPTS; attempt++) {
-    const head = await store.head(def.name, def.capacity);
+  return retryOnConflict(
+    deps,
+    () => store.head(def.name, def.capacity),
+    async (head) => {
     const seq = head.seq + 1;
     const now = iso(deps.clock.now());
     const startNow = head.pending === 0 && head.running.length < def.capacity;
@@ -82,15 +84,11 @@ async function append(deps: Deps, store: QueueStore, def: QueueDef, target: Pipe
       etag: '',
     };
     const next: Head = { ...head, seq, capacity: def.capacity, ...(startNow ? { running: [...head.running, seq], next: seq + 1 } : { pending: head.pending + 1 }) };
-    try {
-      await store.commit(next, [], job);
-      return { job, head: next };
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-      await jitter(attempt);
-    }
-  }
-  throw queueBusy();
+    await store.commit(next, [], job);
+    return { job, head: next };
+    },
+    HOT_ROW_ATTEMPTS,
+  ).catch(busyOnConflict);
 }
 
 /** A declared queue, or one removed from the metadata that still has a history (it can be read and drained). */
@@ -165,8 +163,8 @@ export async function cancelJob(deps: Deps, queue: string, jobId: string, reason
   const store = new QueueStore(deps.tables);
   await openQueue(deps, store, queue);
   const message = reason ?? 'Cancelled by a user.';
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const job = await findJob(store, queue, jobId);
+  // Each round decides from what it reads; a job that moved on meanwhile is decided again.
+  return retryOnConflict(deps, () => findJob(store, queue, jobId), async (job): Promise<Cancelled> => {
     if (isTerminalJob(job.status)) throw conflict('JobAlreadyFinished', `Job '${jobId}' already ended ${job.status}.`);
     if (job.status === 'PENDING') {
       const ended = await endJob(deps, store, job, 'TERMINATED', { message }, ['PENDING']);
@@ -174,26 +172,25 @@ export async function cancelJob(deps: Deps, queue: string, jobId: string, reason
         deps.log.info('pending job cancelled', { queue, jobId });
         return { job: ended };
       }
-      continue; // it started (or ended) meanwhile: decide again
+      throw new Conflict('it started (or ended) meanwhile: decide again');
     }
     const run = await startDecided(deps, store, job);
     if (run && isTerminalRun(run.status)) {
       // It ended before the sweep noticed: record the real outcome, then answer 409 on the next round.
       await settleJob(deps, store, job, run);
       await fillSlots(deps, queue);
-      continue;
+      throw new Conflict('it ended meanwhile: decide again');
     }
     const runId = job.runId ?? run?.runId;
     if (run && !runId) throw upstreamUnavailable(deps.settings.reconcileGraceSeconds, 'The job is still being started in Data Factory; retry shortly.');
     if (runId) await cancelRun(deps, factoryOf(job.target), runId);
     const ended = await endJob(deps, store, job, 'TERMINATED', { ...(runId ? { runId } : {}), message }, ['RUNNING']);
-    if (!ended) continue;
+    if (!ended) throw new Conflict('it ended meanwhile: decide again');
     deps.log.info('running job cancelled; its slot is free', { queue, jobId, runId });
     const taken = await fillSlots(deps, queue);
     const next = taken.find((j) => j.status === 'RUNNING') ?? taken[0];
     return { job: ended, ...(next ? { next } : {}) };
-  }
-  throw queueBusy();
+  }).catch(busyOnConflict);
 }
 
 /**
@@ -206,7 +203,7 @@ async function startDecided(deps: Deps, store: QueueStore, job: Job): Promise<Tr
   for (let waited = 0; waited < START_WAIT_MS; waited += 50) {
     const inFlight = run ? !run.runId && run.status === 'Starting' : recent && !job.runId;
     if (!inFlight || (await store.job(job.queue, job.seq))?.status !== 'RUNNING') break;
-    await sleep(50);
+    await deps.sleep(50);
     run = await claimOf(deps, jobTrackId(job));
   }
   return run;

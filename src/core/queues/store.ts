@@ -1,6 +1,6 @@
 import { Conflict, NotFound } from '../errors';
 import type { Row, Table, Tables, TxOp } from '../ports';
-import { sleep } from '../util';
+import { ignore, retryOnConflict, type RetryDeps } from '../retry';
 import { emptyHead, HEAD_ROW, headFromRow, headToProps, JOB_ROWS_END, jobFromRow, jobRowKey, jobToProps, queuePartition, type Head, type Job } from './model';
 
 const ACTIVE_PK = 'queues';
@@ -8,8 +8,8 @@ const PAGE = 100;
 
 /** Data access for queues: the head and job rows of a queue's partition, and the active-queues index. */
 export class QueueStore {
-  readonly queues: Table;
-  readonly active: Table;
+  private readonly queues: Table;
+  private readonly active: Table;
   constructor(tables: Tables) {
     this.queues = tables.table('Queues');
     this.active = tables.table('ActiveQueues');
@@ -79,18 +79,19 @@ export class QueueStore {
    * Rewrites the marker (after work was added), changing its ETag: a sweep that read the head before
    * this enqueue and decided the queue was idle then fails to delete the marker.
    */
-  async touchActive(queue: string): Promise<void> {
-    for (let i = 0; i < 5; i++) {
-      try {
-        const row = await this.active.get(ACTIVE_PK, queue);
-        if (row) await this.active.update(ACTIVE_PK, queue, { queue }, row.etag);
-        else await this.active.insert(ACTIVE_PK, queue, { queue });
-        return;
-      } catch (e) {
-        if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
-        await jitter(i);
-      }
-    }
+  async touchActive(deps: RetryDeps, queue: string): Promise<void> {
+    await retryOnConflict(
+      deps,
+      () => this.active.get(ACTIVE_PK, queue),
+      async (row) => {
+        try {
+          if (row) await this.active.update(ACTIVE_PK, queue, { queue }, row.etag);
+          else await this.active.insert(ACTIVE_PK, queue, { queue });
+        } catch (e) {
+          throw e instanceof NotFound ? new Conflict('marker retired meanwhile') : e;
+        }
+      },
+    ).catch(ignore(Conflict));
   }
 
   async activeMarkers(): Promise<Row[]> {
@@ -103,11 +104,3 @@ export class QueueStore {
   }
 }
 
-/** Randomised back-off after losing a conditional write, so racing writers spread out. */
-export const jitter = (attempt: number) => sleep(Math.random() * Math.min(200, 4 * 2 ** Math.min(attempt, 6)));
-
-const ignore =
-  (...kinds: Array<new (...a: never[]) => Error>) =>
-  (e: unknown) => {
-    if (!kinds.some((k) => e instanceof k)) throw e;
-  };

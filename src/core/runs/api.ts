@@ -9,11 +9,11 @@ import { RunStore } from './store';
 export { refreshRun } from './observe';
 
 /** The claim (and, once recorded, the run) behind a deterministic trackId. */
-export function claimOf(deps: Pick<Deps, 'tables'>, trackId: string): Promise<TrackedRun | undefined> {
-  return new RunStore(deps.tables).get(trackId);
+export function claimOf(deps: Deps, trackId: string): Promise<TrackedRun | undefined> {
+  return new RunStore(deps).get(trackId);
 }
 
 /** A tracked run by its ADF runId, or by trackId while it is still Starting. */
-export function findRun(deps: Pick<Deps, 'tables'>, id: string): Promise<TrackedRun | undefined> {
-  return new RunStore(deps.tables).find(id);
+export function findRun(deps: Deps, id: string): Promise<TrackedRun | undefined> {
+  return new RunStore(deps).find(id);
 }

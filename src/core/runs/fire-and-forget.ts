@@ -1,7 +1,7 @@
 import type { Deps } from '../deps';
 import { notFound, NotFound, Rejected, unprocessable } from '../errors';
 import type { PipelineTarget } from '../ports';
-import { canonicalJson, sha256Hex, sleep } from '../util';
+import { canonicalJson, sha256Hex } from '../util';
 import { resolveTarget, type RunReference, type TrackedRun } from './model';
 import { startTrackedRun } from './start';
 import { RunStore } from './store';
@@ -44,17 +44,17 @@ async function start(deps: Deps, target: PipelineTarget, parameters: Record<stri
 
 /** A concurrent duplicate waits for the first request to record the runId (or to give up). */
 async function awaitRunId(deps: Deps, run: TrackedRun): Promise<TrackedRun | undefined> {
-  const store = new RunStore(deps.tables);
+  const store = new RunStore(deps);
   let current: TrackedRun | undefined = run;
   for (let waited = 0; current && !current.runId && current.status === 'Starting' && waited < DUPLICATE_WAIT_MS; waited += 100) {
-    await sleep(100);
+    await deps.sleep(100);
     current = await store.get(run.trackId);
   }
   return current;
 }
 
 export async function getRun(deps: Deps, id: string): Promise<TrackedRun> {
-  const run = await new RunStore(deps.tables).view(id);
+  const run = await new RunStore(deps).view(id);
   if (!run) throw notFound('RunNotFound', `No tracked run '${id}'.`);
   return run;
 }

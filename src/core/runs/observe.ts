@@ -13,8 +13,9 @@
  *   shows is asked for once, and a 404 ends it Unknown.
  */
 import type { Deps } from '../deps';
-import { Conflict, NotFound } from '../errors';
+import { NotFound } from '../errors';
 import { isTerminalAdf, RUN_FILTER_VALUES, type FactoryTarget, type RunUpdate } from '../ports';
+import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { isTerminalRun, type OwnerKind, type TrackedRun } from './model';
 import { reconcileClaim } from './start';
@@ -44,11 +45,12 @@ const UNKNOWN_MESSAGE = 'Data Factory no longer knows this run (404): it is not 
 
 /** Applies a terminal status ADF reported to the run record (conditional write; a terminal status is final). */
 export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, u: RunUpdate): Promise<TrackedRun | undefined> {
-  for (let i = 0; i < 5; i++) {
-    const run = await store.get(trackId);
-    if (!run || run.runId !== u.runId || isTerminalRun(run.status)) return run;
-    if (run.status === u.status && run.lastUpdated === u.lastUpdated) return run;
-    try {
+  return retryOnConflict(
+    deps,
+    () => store.get(trackId),
+    async (run) => {
+      if (!run || run.runId !== u.runId || isTerminalRun(run.status)) return run;
+      if (run.status === u.status && run.lastUpdated === u.lastUpdated) return run;
       const saved = await store.save({
         ...run,
         status: u.status,
@@ -59,11 +61,8 @@ export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, 
       });
       deps.log.info('run status', { trackId, runId: u.runId, status: u.status });
       return saved;
-    } catch (e) {
-      if (!(e instanceof Conflict)) throw e;
-    }
-  }
-  return store.get(trackId);
+    },
+  );
 }
 
 /**
@@ -71,22 +70,22 @@ export async function applyUpdate(deps: Deps, store: RunStore, trackId: string, 
  * Returns whether the owner was told in this call.
  */
 export async function settleRun(deps: Deps, settlers: Settlers, run: TrackedRun): Promise<boolean> {
-  const store = new RunStore(deps.tables);
+  const store = new RunStore(deps);
   if (!isTerminalRun(run.status)) return false;
-  let current: TrackedRun | undefined = run;
   let told = false;
-  if (!current.settled) {
-    await settlers[current.owner.kind]?.(deps, current);
-    for (let i = 0; i < 5 && current && !current.settled; i++) {
-      try {
-        current = await store.save({ ...current, settled: true });
-        told = true;
-      } catch (e) {
-        if (e instanceof NotFound) break; // an anonymous claim ADF never started is removed, not kept
-        if (!(e instanceof Conflict)) throw e;
-        current = await store.get(run.trackId);
-      }
-    }
+  if (!run.settled) {
+    await settlers[run.owner.kind]?.(deps, run);
+    let reads = 0;
+    const marked = await retryOnConflict(
+      deps,
+      async () => (reads++ === 0 ? run : store.get(run.trackId)),
+      async (current) => {
+        if (!current || current.settled) return false;
+        await store.save({ ...current, settled: true });
+        return true;
+      },
+    ).catch(ignore(NotFound)); // an anonymous claim ADF never started is removed, not kept
+    told = marked === true;
   }
   await store.deactivate(run);
   return told;
@@ -153,7 +152,7 @@ interface Pass {
 
 /** Observe + Settle for every factory with active runs. Reads each factory's change feed once. */
 export async function observeAndSettle(deps: Deps, settlers: Settlers): Promise<ObserveReport> {
-  const store = new RunStore(deps.tables);
+  const store = new RunStore(deps);
   const now = deps.clock.now();
   const staleBefore = iso(addSeconds(now, -deps.settings.runStaleSeconds));
   const graceBefore = iso(addSeconds(now, -deps.settings.reconcileGraceSeconds));
@@ -286,23 +285,23 @@ async function recheckStale(p: Pass): Promise<void> {
 
 /** ADF answered 404 for a run we started: it is not running, and its owner must hear so. */
 async function endUnknown(p: Pass, e: ActiveEntry): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    const run = await p.store.get(e.trackId);
-    if (!run) return p.store.dropEntry(e);
-    if (isTerminalRun(run.status)) {
-      p.toSettle.push(run);
-      return;
-    }
-    try {
-      const ended = await p.store.save({ ...run, status: 'Unknown', runEnd: iso(p.now), message: UNKNOWN_MESSAGE });
-      p.deps.log.warn('tracked run is unknown to Data Factory; it ends Unknown', { trackId: e.trackId, runId: e.runId });
-      p.report.unknown++;
-      p.toSettle.push(ended);
-      return;
-    } catch (err) {
-      if (!(err instanceof Conflict)) throw err;
-    }
+  const run = await endAsUnknown(p.deps, p.store, e.trackId);
+  if (!run) return p.store.dropEntry(e);
+  if (run.status === 'Unknown' && run.runEnd === iso(p.now)) {
+    p.deps.log.warn('tracked run is unknown to Data Factory; it ends Unknown', { trackId: e.trackId, runId: e.runId });
+    p.report.unknown++;
   }
+  p.toSettle.push(run);
+}
+
+/** A run Data Factory answered 404 for ends Unknown (unless it already ended). */
+function endAsUnknown(deps: Deps, store: RunStore, trackId: string): Promise<TrackedRun | undefined> {
+  const now = iso(deps.clock.now());
+  return retryOnConflict(
+    deps,
+    () => store.get(trackId),
+    async (run) => (!run || isTerminalRun(run.status) ? run : store.save({ ...run, status: 'Unknown', runEnd: now, message: UNKNOWN_MESSAGE })),
+  );
 }
 
 /**
@@ -339,7 +338,7 @@ async function nameLegacyEntries(p: Pass): Promise<void> {
  * settling: the sweep or the callback hands it to its owner. For clean-ups that must know before acting.
  */
 export async function refreshRun(deps: Deps, trackId: string): Promise<TrackedRun | undefined> {
-  const store = new RunStore(deps.tables);
+  const store = new RunStore(deps);
   const run = await store.get(trackId);
   if (!run?.runId || isTerminalRun(run.status)) return run;
   let u: RunUpdate;
@@ -347,12 +346,7 @@ export async function refreshRun(deps: Deps, trackId: string): Promise<TrackedRu
     u = await deps.factory.getRun(run.target, run.runId);
   } catch (e) {
     if (!(e instanceof NotFound)) throw e;
-    const now = iso(deps.clock.now());
-    const ended = await store.save({ ...run, status: 'Unknown', runEnd: now, message: UNKNOWN_MESSAGE }).catch((err: unknown) => {
-      if (err instanceof Conflict) return store.get(trackId);
-      throw err;
-    });
-    return ended;
+    return endAsUnknown(deps, store, trackId);
   }
   if (isTerminalAdf(u.status)) return applyUpdate(deps, store, trackId, u);
   await store.mirror({ ...run, status: u.status }, iso(deps.clock.now()));
@@ -361,7 +355,7 @@ export async function refreshRun(deps: Deps, trackId: string): Promise<TrackedRu
 
 /** Observe + Settle for one run now (the completion callback), by its ADF runId. */
 export async function observeOne(deps: Deps, settlers: Settlers, runId: string): Promise<TrackedRun | undefined> {
-  const store = new RunStore(deps.tables);
+  const store = new RunStore(deps);
   const run = await store.find(runId);
   if (!run || !run.runId) return run;
   let current: TrackedRun | undefined = run;

@@ -7,6 +7,7 @@
  */
 import type { Deps } from '../deps';
 import { Conflict, Throttled } from '../errors';
+import { ignore, retryOnConflict } from '../retry';
 import type { FactoryTarget } from '../ports';
 import { RunStore } from './store';
 
@@ -40,7 +41,7 @@ export class WritePacer {
   }
 
   private async takeOne(deps: Deps, key: string): Promise<void> {
-    const store = new RunStore(deps.tables);
+    const store = new RunStore(deps);
     const { armWritesPerSecond: rate, armWriteBurst: burst } = deps.settings;
     for (;;) {
       const now = deps.clock.now().getTime();
@@ -75,20 +76,18 @@ export class WritePacer {
   async throttled(deps: Deps, subscriptionId: string, retryAfterSeconds: number): Promise<void> {
     const key = subscriptionId.toLowerCase();
     this.leases.delete(key);
-    const store = new RunStore(deps.tables);
+    const store = new RunStore(deps);
     const now = deps.clock.now().getTime();
     const blockedUntil = now + retryAfterSeconds * 1000;
-    for (let i = 0; i < 3; i++) {
-      const bucket = await store.writeBucket(key);
-      if (bucket && bucket.blockedUntil >= blockedUntil) return;
-      try {
+    await retryOnConflict(
+      deps,
+      () => store.writeBucket(key),
+      async (bucket) => {
+        if (bucket && bucket.blockedUntil >= blockedUntil) return;
         await store.saveWriteBucket(key, { tokens: 0, at: now, blockedUntil }, bucket?.etag);
         deps.log.warn('ARM throttled writes; pausing them', { retryAfterSeconds });
-        return;
-      } catch (e) {
-        if (!(e instanceof Conflict)) throw e;
-      }
-    }
+      },
+    ).catch(ignore(Conflict)); // another instance is recording the same 429
   }
 }
 

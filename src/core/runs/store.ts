@@ -1,5 +1,7 @@
 import { Conflict, NotFound } from '../errors';
-import type { FactoryTarget, Props, Row, Table, Tables, TxOp } from '../ports';
+import type { Deps } from '../deps';
+import type { FactoryTarget, Props, Row, Table, TxOp } from '../ports';
+import { ignore, retryOnConflict } from '../retry';
 import { mapLimit } from '../util';
 import { factoryKey, factoryOf, isTerminalRun, RUN_ROW, runFromRow, runIdKey, runToProps, type TrackedRun } from './model';
 
@@ -46,10 +48,10 @@ export class RunStore {
   private readonly runs: Table;
   private readonly active: Table;
   private readonly sweep: Table;
-  constructor(tables: Tables) {
-    this.runs = tables.table('Runs');
-    this.active = tables.table('ActiveRuns');
-    this.sweep = tables.table('Sweep');
+  constructor(private readonly deps: Pick<Deps, 'tables' | 'sleep' | 'ids'>) {
+    this.runs = deps.tables.table('Runs');
+    this.active = deps.tables.table('ActiveRuns');
+    this.sweep = deps.tables.table('Sweep');
   }
 
   async get(trackId: string): Promise<TrackedRun | undefined> {
@@ -106,7 +108,7 @@ export class RunStore {
 
   /** Removes a claim ADF definitively refused (nothing was started). */
   async removeClaim(run: TrackedRun): Promise<void> {
-    await this.runs.delete(run.trackId, RUN_ROW, run.etag).catch(ignoreMissing);
+    await this.runs.delete(run.trackId, RUN_ROW, run.etag).catch(ignore(NotFound));
     await this.deactivate(run);
   }
 
@@ -156,32 +158,30 @@ export class RunStore {
   }
 
   private async patchOne(key: string, trackId: string, patch: ActivePatch): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      const entry = await this.activeEntry(key, trackId);
-      if (!entry) return;
-      try {
-        await this.active.update(key, trackId, patchedProps(entry, patch), entry.etag);
-        return;
-      } catch (e) {
-        if (!(e instanceof Conflict) && !(e instanceof NotFound)) throw e;
-      }
-    }
+    await retryOnConflict(
+      this.deps,
+      () => this.activeEntry(key, trackId),
+      async (entry) => {
+        if (entry) await this.active.update(key, trackId, patchedProps(entry, patch), entry.etag);
+      },
+      3,
+    ).catch(ignore(Conflict, NotFound)); // the index is a mirror: a patch that still loses waits for the next pass
   }
 
   async deactivate(run: Pick<TrackedRun, 'target' | 'trackId'>): Promise<void> {
     const key = factoryKey(factoryOf(run.target));
     const row = await this.active.get(key, run.trackId);
-    if (row) await this.active.delete(key, run.trackId, row.etag).catch(ignoreGone);
+    if (row) await this.active.delete(key, run.trackId, row.etag).catch(ignore(NotFound, Conflict));
   }
 
   /** Names the pipeline of an index row written before the index carried it. */
   async rename(entry: ActiveEntry, pipeline: string): Promise<void> {
-    await this.active.update(entry.key, entry.trackId, patchedProps({ ...entry, pipeline }, { checkedAt: entry.checkedAt }), entry.etag).catch(ignoreGone);
+    await this.active.update(entry.key, entry.trackId, patchedProps({ ...entry, pipeline }, { checkedAt: entry.checkedAt }), entry.etag).catch(ignore(NotFound, Conflict));
   }
 
   /** Drops an index row whose run record is gone (a claim removed between the two deletes). */
   async dropEntry(entry: ActiveEntry): Promise<void> {
-    await this.active.delete(entry.key, entry.trackId, entry.etag).catch(ignoreGone);
+    await this.active.delete(entry.key, entry.trackId, entry.etag).catch(ignore(NotFound, Conflict));
   }
 
   // ---- ARM's write budget, per subscription (runs/pacing.ts) ----------------------------------
@@ -213,7 +213,7 @@ export class RunStore {
   /** Moves the watermark; losing to a concurrent pass is fine (both read up to about the same time). */
   async saveWatermark(key: string, at: string, etag?: string): Promise<void> {
     const write = etag ? this.sweep.update(WATERMARK, key, { at }, etag) : this.sweep.insert(WATERMARK, key, { at });
-    await write.catch(ignoreGone);
+    await write.catch(ignore(NotFound, Conflict));
   }
 }
 
@@ -262,10 +262,3 @@ function entryOf(row: Row): ActiveEntry {
     etag: row.etag,
   };
 }
-
-const ignoreMissing = (e: unknown) => {
-  if (!(e instanceof NotFound)) throw e;
-};
-const ignoreGone = (e: unknown) => {
-  if (!(e instanceof NotFound) && !(e instanceof Conflict)) throw e;
-};

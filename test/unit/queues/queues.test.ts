@@ -110,7 +110,7 @@ describe('settling a job from its run', () => {
     await enqueue(deps, 'q', 2);
     await enqueue(deps, 'q', 3);
     deps.factory.finish(a.job.runId!, 'Succeeded');
-    const run = (await new RunStore(deps.tables).get(jobTrackId(a.job)))!;
+    const run = (await new RunStore(deps).get(jobTrackId(a.job)))!;
     const finished = { ...run, status: 'Succeeded' as const };
     await Promise.all([observeOne(deps, settlers, a.job.runId!), runSweep(deps), settleJobRun(deps, finished), settleJobRun(deps, finished)]);
     expect(startedNs(deps)).toEqual([1, 2]);
@@ -186,7 +186,7 @@ describe('CancelJob', () => {
     const a = await enqueue(deps, 'q', 1);
     const b = await enqueue(deps, 'q', 2);
     deps.factory.finish(a.job.runId!, 'Failed', 'boom');
-    const store = new RunStore(deps.tables);
+    const store = new RunStore(deps);
     const run = (await store.get(jobTrackId(a.job)))!;
     await store.save({ ...run, status: 'Failed', message: 'boom' });
     await expectProblem(cancelJob(deps, 'q', a.job.jobId), 409, 'JobAlreadyFinished');

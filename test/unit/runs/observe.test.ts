@@ -37,7 +37,7 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     expect(second.changed).toBe(2);
     expect(second.settled.map((r) => r.status).sort()).toEqual(['Failed', 'Succeeded']);
     expect(seen).toHaveLength(2);
-    expect(await new RunStore(d.tables).find(runs[1]!.runId!)).toMatchObject({ status: 'Failed', message: 'Source not found', settled: true });
+    expect(await new RunStore(d).find(runs[1]!.runId!)).toMatchObject({ status: 'Failed', message: 'Source not found', settled: true });
     expect(await d.tables.table('ActiveRuns').scanAll()).toHaveLength(3);
 
     await observeAndSettle(d, settlers);
@@ -67,14 +67,14 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     expect(d.factory.calls.changedRuns).toBe(1 + 2); // the feed, then two pages of run groups
     expect(report.staleChecks).toBe(200);
     expect(report.settled.map((r) => r.trackId)).toEqual([quiet.trackId]);
-    expect((await new RunStore(d.tables).get(quiet.trackId))?.status).toBe('Succeeded');
+    expect((await new RunStore(d).get(quiet.trackId))?.status).toBe('Succeeded');
 
     d.factory.calls.changedRuns = 0;
     d.clock.advance(6_000);
     const next = await observeAndSettle(d, {});
     expect(next.staleChecks).toBe(50); // the rest, now stale too; the others got news a pass ago
     expect(d.factory.calls.changedRuns).toBe(1 + 1);
-    expect((await new RunStore(d.tables).view(late.runId!))?.status).toBe('InProgress');
+    expect((await new RunStore(d).view(late.runId!))?.status).toBe('InProgress');
     expect((await observeAndSettle(d, {})).staleChecks).toBe(0);
   });
 
@@ -90,8 +90,8 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     expect(report.unknown).toBe(1);
     expect(d.factory.calls.getRun).toBe(1); // the one run no page showed
     expect(seen.map((r) => [r.trackId, r.status])).toEqual([[gone!.trackId, 'Unknown']]);
-    expect(await new RunStore(d.tables).get(gone!.trackId)).toMatchObject({ status: 'Unknown', settled: true });
-    expect((await new RunStore(d.tables).view(kept!.runId!))?.status).toBe('InProgress');
+    expect(await new RunStore(d).get(gone!.trackId)).toMatchObject({ status: 'Unknown', settled: true });
+    expect((await new RunStore(d).view(kept!.runId!))?.status).toBe('InProgress');
     d.clock.advance(61_000);
     await observeAndSettle(d, settlers);
     expect(seen).toHaveLength(1);
@@ -101,13 +101,13 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
   it('when a run goes Queued → InProgress, then only its index row is written (in a batch) and the view shows the live status', async () => {
     const d = unitDeps({ feedOverlapSeconds: 0 });
     const [run] = await startMany(d, 1);
-    const before = await new RunStore(d.tables).get(run!.trackId);
+    const before = await new RunStore(d).get(run!.trackId);
     d.clock.advance(1000);
     const report = await observeAndSettle(d, {});
     expect(report.changed).toBe(1);
-    const after = await new RunStore(d.tables).get(run!.trackId);
+    const after = await new RunStore(d).get(run!.trackId);
     expect(after?.etag).toBe(before?.etag); // the record was not rewritten
-    expect((await new RunStore(d.tables).view(run!.runId!))?.status).toBe('InProgress');
+    expect((await new RunStore(d).view(run!.runId!))?.status).toBe('InProgress');
   });
 
   it('when the host died between the run record and its index row, then the finish is still settled and the index is repaired', async () => {
@@ -135,7 +135,7 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     d.factory.failQueries = 1;
     const failed = await observeAndSettle(d, {});
     expect(failed.errors).toBe(1);
-    expect((await new RunStore(d.tables).find(run!.runId!))?.status).toBe('Queued');
+    expect((await new RunStore(d).find(run!.runId!))?.status).toBe('Queued');
     const ok = await observeAndSettle(d, {});
     expect(ok.settled).toHaveLength(1);
   });
@@ -150,7 +150,7 @@ describe('observeAndSettle (the sweep\'s Observe and Settle steps)', () => {
     expect(one?.status).toBe('Succeeded');
     // Racing settlers may both run (owners make them idempotent with ETags); at least one did.
     expect(seen.length).toBeGreaterThanOrEqual(1);
-    expect((await new RunStore(d.tables).get(run!.trackId))?.settled).toBe(true);
+    expect((await new RunStore(d).get(run!.trackId))?.settled).toBe(true);
     expect(await d.tables.table('ActiveRuns').scanAll()).toEqual([]);
     const count = seen.length;
     await observeAndSettle(d, settlers);

@@ -31,7 +31,7 @@ describe('startTrackedRun', () => {
     expect(res.run.runId).toBe(d.factory.runs[0]?.runId);
     expect(res.run.status).toBe('Queued');
     expect(res.run.leaseUntil).toBeDefined();
-    expect(await new RunStore(d.tables).find(res.run.runId!)).toMatchObject({ trackId: res.run.trackId });
+    expect(await new RunStore(d).find(res.run.runId!)).toMatchObject({ trackId: res.run.trackId });
     expect((await rows(d)).active).toHaveLength(1);
   });
 
@@ -93,7 +93,7 @@ describe('startTrackedRun', () => {
       const report = await sweepLater(d);
       expect(report.reconciled).toBe(1);
       expect(d.factory.calls.start).toBe(1);
-      expect(await new RunStore(d.tables).find(d.factory.runs[0]!.runId)).toMatchObject({ status: 'InProgress' });
+      expect(await new RunStore(d).find(d.factory.runs[0]!.runId)).toMatchObject({ status: 'InProgress' });
     });
 
     it('then an anonymous claim whose run ADF never created is dropped by the sweep, never started behind the caller', async () => {
@@ -121,7 +121,7 @@ describe('startTrackedRun', () => {
       await sweepLater(d);
       await sweepLater(d);
       expect(d.factory.runs).toHaveLength(1);
-      expect((await new RunStore(d.tables).get('k1'))?.runId).toBe(d.factory.runs[0]?.runId);
+      expect((await new RunStore(d).get('k1'))?.runId).toBe(d.factory.runs[0]?.runId);
     });
   });
 
@@ -146,7 +146,7 @@ describe('startTrackedRun', () => {
 
   it('when a lease has expired (the starter crashed), then the sweep reconciles the claim', async () => {
     const d = unitDeps();
-    const store = new RunStore(d.tables);
+    const store = new RunStore(d);
     await store.insert({ trackId: 'crashed', status: 'Starting', target, parameters: {}, owner: { kind: 'none', id: '' }, claimedAt: d.clock.now().toISOString(), attempt: 1, settled: false, leaseUntil: new Date(d.clock.now().getTime() + 300_000).toISOString() });
     await sweepLater(d, 60_000);
     expect(d.factory.calls.start).toBe(0);
