@@ -11,17 +11,27 @@ import path from 'node:path';
 import { approvals, orchestration, queue, type ApprovalsResult, type OrchestrationResult, type QueueResult } from './flows';
 import { BENCH_SETTINGS } from './stack';
 import { FEED_OVERLAP_SECONDS, sweepSection, type SweepSectionResult } from './sweep';
-import { machine, round, table, withTimeout } from './support';
+import os from 'node:os';
+import { machine, round, table, withTimeout, type CpuReport } from './support';
 
+const cpuLine = (c: CpuReport | undefined) =>
+  c ? `wall ${c.wallSeconds} s; CPU: bench process ${c.benchCpuSeconds} s, Azurite ${c.azuriteCpuSeconds ?? '?'} s; machine load ${c.loadAverage1mBefore} → ${c.loadAverage1mAfter}` : '';
+
+/**
+ * Each section's time budget: together about 9 minutes, so the bench stays under 10 on 2 cores. A section
+ * that runs out stops starting work, measures what it has, and says it was cut.
+ */
 const SECTION_BUDGET_MS = {
-  sweep: 330_000,
-  orchestration: 260_000,
-  approvals: 120_000,
-  queue: 180_000,
+  sweep: 260_000,
+  orchestration: 95_000,
+  approvals: 40_000,
+  queueEnqueue: 35_000,
+  queueHandOff: 45_000,
 };
 
 interface Results {
   date: string;
+  loadAverage1m: { start: number; end?: number };
   machine: ReturnType<typeof machine>;
   settings: Record<string, unknown>;
   durationSeconds: number;
@@ -43,6 +53,7 @@ async function section<T>(name: string, budgetMs: number, results: Results, work
   const t0 = Date.now();
   say(`\n## ${name}`);
   try {
+    // The section keeps its own budget; this only guards against a hang.
     const value = await withTimeout(work(), budgetMs + 60_000, name);
     say(`(${name}: ${round((Date.now() - t0) / 1000, 0)} s)`);
     return value;
@@ -96,12 +107,14 @@ function sweepTables(s: SweepSectionResult, figures: Record<string, number>): vo
   say('\nStarts (tracked, in process, 32 at a time), and passes run back to back during the last increment:');
   say(table(growth));
   for (const line of s.skipped) say(`skipped: ${line}`);
+  say(`sweep section: ${cpuLine(s.cpu)}`);
 }
 
 async function main(): Promise<void> {
   const t0 = Date.now();
   const results: Results = {
     date: new Date().toISOString(),
+    loadAverage1m: { start: round(os.loadavg()[0] ?? 0, 2) },
     machine: machine(),
     settings: {
       ...BENCH_SETTINGS,
@@ -114,7 +127,7 @@ async function main(): Promise<void> {
   };
   const m = results.machine;
   say(`adf-conductor bench — ${results.date}`);
-  say(`machine: ${m.cpuCount} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, node ${m.node}, ${m.platform}`);
+  say(`machine: ${m.cpuCount} × ${m.cpuModel}, ${m.totalMemoryGiB} GiB, node ${m.node}, ${m.platform}; load average (1 min) ${results.loadAverage1m.start}`);
   say('ARM pacing lifted for the bench: ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000 (Azure defaults 8 and 100), ADF_STARTS_PER_SECOND=1000.');
   say(`Sweep section: FEED_OVERLAP_SECONDS=${FEED_OVERLAP_SECONDS} (default 30), so each measured window holds what its variant changed.`);
 
@@ -126,24 +139,27 @@ async function main(): Promise<void> {
 
   const orch: OrchestrationResult[] = [];
   for (const mode of wanted('orchestration') ? (['callback', 'timer'] as const) : []) {
-    const r = await section(`2. orchestration, ${mode === 'callback' ? 'completion callback' : 'timer only (SWEEP_SCHEDULE every 2 s)'}`, SECTION_BUDGET_MS.orchestration, results, () => orchestration(mode));
+    const r = await section(`2. orchestration, ${mode === 'callback' ? 'completion callback' : 'timer only (SWEEP_SCHEDULE every 2 s)'}`, SECTION_BUDGET_MS.orchestration, results, () => orchestration(mode, SECTION_BUDGET_MS.orchestration));
     if (r) orch.push(r);
   }
   if (orch.length) {
     results.orchestration = orch;
-    const rows: Array<Array<string | number>> = [['mode', 'status', 'seconds', 'stage advance p50 ms', 'p95 ms', 'ARM writes/worker', 'reads/worker', 'table ops/worker', 'callbacks']];
+    const rows: Array<Array<string | number>> = [['mode', 'status', 'seconds', 'workers ended', 'stages ended', 'stage advance p50 ms', 'p95 ms', 'ARM writes/worker', 'reads/worker', 'table ops/worker', 'callbacks']];
     for (const r of orch) {
-      rows.push([r.mode, r.status, r.seconds, r.stageAdvanceP50Ms, r.stageAdvanceP95Ms, r.armWritesPerWorker, r.armReadsPerWorker, r.tableOpsPerWorker, r.callbacks]);
+      rows.push([r.mode, r.status, r.seconds, r.workersEnded, r.stagesEnded, r.stageAdvanceP50Ms, r.stageAdvanceP95Ms, r.armWritesPerWorker, r.armReadsPerWorker, r.tableOpsPerWorker, r.callbacks]);
       const f = `orchestration_${r.mode}`;
       results.figures[`${f}_seconds`] = r.seconds;
+      results.figures[`${f}_finished`] = r.finished ? 1 : 0;
+      results.figures[`${f}_workersEnded`] = r.workersEnded;
       results.figures[`${f}_stageAdvanceP50Ms`] = r.stageAdvanceP50Ms;
       results.figures[`${f}_stageAdvanceP95Ms`] = r.stageAdvanceP95Ms;
       results.figures[`${f}_armWritesPerWorker`] = r.armWritesPerWorker;
       results.figures[`${f}_armReadsPerWorker`] = r.armReadsPerWorker;
       results.figures[`${f}_tableOpsPerWorker`] = r.tableOpsPerWorker;
     }
-    say('\n1,000 instant workers over 10 stages:');
+    say('\n1,000 instant workers over 10 stages (per-worker figures are per worker that ended):');
     say(table(rows));
+    for (const r of orch) say(`${r.mode}: ${cpuLine(r.cpu)}`);
   }
 
   const ap = !wanted('approvals') ? undefined : await section('3. approvals', SECTION_BUDGET_MS.approvals, results, approvals);
@@ -154,6 +170,7 @@ async function main(): Promise<void> {
       [ap.approvals, JSON.stringify(ap.approvalStatuses), ap.seconds, ap.requestsPerSecond, ap.p50Ms, ap.p99Ms, ap.continuationRuns, ap.armWritesPerApproval, ap.tableOpsPerApproval],
     ]));
     say(`100 concurrent approvals of ONE token: statuses ${JSON.stringify(ap.oneToken.statuses)}, continuation runs in ADF: ${ap.oneToken.continuationRuns} (must be exactly 1)`);
+    say(`approvals: ${cpuLine(ap.cpu)}`);
     Object.assign(results.figures, {
       approvals_requestsPerSecond: ap.requestsPerSecond,
       approvals_p50Ms: ap.p50Ms,
@@ -163,22 +180,27 @@ async function main(): Promise<void> {
     });
   }
 
-  const q = !wanted('queue') ? undefined : await section('4. queue hand-off', SECTION_BUDGET_MS.queue, results, queue);
+  const q = !wanted('queue') ? undefined : await section('4. queue hand-off', SECTION_BUDGET_MS.queueEnqueue + SECTION_BUDGET_MS.queueHandOff, results, () =>
+    queue({ enqueueMs: SECTION_BUDGET_MS.queueEnqueue, handOffMs: SECTION_BUDGET_MS.queueHandOff }));
   if (q) {
     results.queue = q;
     say(table([
-      ['jobs', 'seconds', 'jobs/s', 'hand-off p50 ms', 'p95 ms', 'max concurrent', 'ARM writes/job', 'reads/job', 'table ops/job', 'callbacks'],
-      [q.jobs, q.seconds, q.jobsPerSecond, q.handOffP50Ms, q.handOffP95Ms, q.maxConcurrent, q.armWritesPerJob, q.armReadsPerJob, q.tableOpsPerJob, q.callbacks],
+      ['jobs', 'ended', 'seconds', 'jobs/s', 'hand-off p50 ms', 'p95 ms', 'max concurrent', 'ARM writes/job', 'reads/job', 'table ops/job', 'callbacks'],
+      [q.jobs, q.jobsEnded, q.seconds, q.jobsPerSecond, q.handOffP50Ms, q.handOffP95Ms, q.maxConcurrent, q.armWritesPerJob, q.armReadsPerJob, q.tableOpsPerJob, q.callbacks],
     ]));
+    if (!q.finished || q.jobs < 500) say(`queue: cut by the time budget: ${q.jobs} of 500 jobs enqueued, ${q.jobsEnded} ended`);
+    say(`queue: ${cpuLine(q.cpu)}`);
     Object.assign(results.figures, {
       queue_jobsPerSecond: q.jobsPerSecond,
       queue_handOffP50Ms: q.handOffP50Ms,
       queue_handOffP95Ms: q.handOffP95Ms,
       queue_maxConcurrent: q.maxConcurrent,
+      queue_jobsEnded: q.jobsEnded,
     });
   }
 
   results.durationSeconds = round((Date.now() - t0) / 1000, 0);
+  results.loadAverage1m.end = round(os.loadavg()[0] ?? 0, 2);
   results.figures.benchSeconds = results.durationSeconds;
   const out = path.join(__dirname, '..', '..', 'bench', 'results', only || process.env.BENCH_SIZES ? 'partial.json' : 'latest.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
