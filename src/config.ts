@@ -53,6 +53,9 @@ export class ConfigError extends Error {
 }
 
 /** Reads every setting at once; a bad or missing key is listed by name (never by value). */
+/** The Functions host always sets FUNCTIONS_WORKER_RUNTIME; elsewhere (tests, local/host) functions are not registered with it. */
+export const inFunctionsHost = (env: Record<string, string | undefined> = process.env): boolean => Boolean(env.FUNCTIONS_WORKER_RUNTIME);
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): AppSettings {
   const blanksRemoved = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = Settings.safeParse(blanksRemoved);

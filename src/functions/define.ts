@@ -1,5 +1,6 @@
 import { app, type HttpHandler, type HttpMethod, type InvocationContext, type Timer } from '@azure/functions';
 import { appDeps } from '../composition';
+import { inFunctionsHost } from '../config';
 import type { Deps } from '../core/deps';
 
 export type DepsProvider = (ctx: InvocationContext) => Deps;
@@ -24,19 +25,18 @@ export interface TimerFunction {
 /** Every function, so the local host can serve exactly what the Functions host registers. */
 export const functions: Array<HttpFunction | TimerFunction> = [];
 
-/** The Functions host always sets FUNCTIONS_WORKER_RUNTIME; elsewhere (tests, local/host) registering only warns. */
-const inFunctionsHost = Boolean(process.env.FUNCTIONS_WORKER_RUNTIME);
+const registering = inFunctionsHost();
 
 export function httpFunction(def: Omit<HttpFunction, 'kind'>): HttpFunction {
   const fn: HttpFunction = { kind: 'http', ...def };
   functions.push(fn);
-  if (inFunctionsHost) app.http(fn.name, { route: fn.route, methods: fn.methods, authLevel: fn.authLevel, handler: fn.make(appDeps) });
+  if (registering) app.http(fn.name, { route: fn.route, methods: fn.methods, authLevel: fn.authLevel, handler: fn.make(appDeps) });
   return fn;
 }
 
 export function timerFunction(def: Omit<TimerFunction, 'kind'>): TimerFunction {
   const fn: TimerFunction = { kind: 'timer', ...def };
   functions.push(fn);
-  if (inFunctionsHost) app.timer(fn.name, { schedule: fn.schedule, handler: fn.make(appDeps), useMonitor: true });
+  if (registering) app.timer(fn.name, { schedule: fn.schedule, handler: fn.make(appDeps), useMonitor: true });
   return fn;
 }

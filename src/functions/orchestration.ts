@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { notFound, unprocessable } from '../core/errors';
 import { NAME_LIMITS } from '../core/names';
 import { parseMetadataText } from '../http/metadata-text';
-import { currentMetadata, saveMetadata } from '../core/orchestration/metadata-store';
+import { applyMetadata, currentMetadata } from '../core/orchestration/metadata-store';
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
 import { json, parseBody, readText, respond, validate } from '../http/respond';
 import { toLoadedExecutionView } from '../http/views/executions';
@@ -18,16 +18,7 @@ export const PutMetadata = httpFunction({
       const text = await readText(req);
       const parsed = parseMetadataText(text);
       if (!parsed.ok) throw unprocessable('MetadataInvalid', `The metadata has ${parsed.errors.length} problem(s); nothing was stored.`, parsed.errors);
-      const stored = await saveMetadata(deps(ctx), parsed.metadata, text);
-      const m = stored.metadata;
-      return json(200, {
-        version: stored.version,
-        updatedAt: stored.updatedAt,
-        stages: m.stages.length,
-        workers: m.stages.reduce((n, s) => n + s.pipelines.length, 0),
-        batches: m.batches.map((b) => b.name),
-        queues: m.queues.map((q) => q.name),
-      });
+      return json(200, await applyMetadata(deps(ctx), parsed.metadata, text));
     }),
 });
 

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { observeOne } from '../core/runs/observe';
 import { getRun, runPipeline } from '../core/runs/fire-and-forget';
-import { settlers } from '../core/sweep/sweep';
-import { notFound } from '../core/errors';
+import { runFinished } from '../core/sweep/sweep';
 import { json, parseBody, respond } from '../http/respond';
 import { Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
@@ -50,9 +48,6 @@ export const RunFinished = httpFunction({
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
       const { runId } = await parseBody(req, RunFinishedRequest);
-      const d = deps(ctx);
-      const run = await observeOne(d, settlers, runId);
-      if (!run) throw notFound('RunNotFound', `No tracked run '${runId}'.`);
-      return json(200, toRunView(run));
+      return json(200, toRunView(await runFinished(deps(ctx), runId)));
     }),
 });

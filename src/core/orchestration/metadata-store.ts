@@ -45,6 +45,30 @@ export async function saveMetadata(deps: Deps, metadata: Metadata, source: strin
   });
 }
 
+/** What `PUT /metadata` answers: the new version and what it holds. */
+export interface MetadataSummary {
+  version: number;
+  updatedAt: string;
+  stages: number;
+  workers: number;
+  batches: string[];
+  queues: string[];
+}
+
+/** Applies a validated document: stores it as the next version and sums it up. */
+export async function applyMetadata(deps: Deps, metadata: Metadata, source: string): Promise<MetadataSummary> {
+  const stored = await saveMetadata(deps, metadata, source);
+  const m = stored.metadata;
+  return {
+    version: stored.version,
+    updatedAt: stored.updatedAt,
+    stages: m.stages.length,
+    workers: m.stages.reduce((n, s) => n + s.pipelines.length, 0),
+    batches: m.batches.map((b) => b.name),
+    queues: m.queues.map((q) => q.name),
+  };
+}
+
 export async function loadMetadataVersion(deps: Deps, version: number): Promise<StoredMetadata | undefined> {
   const t = deps.tables.table('Metadata');
   const row = await t.get(PK, versionKey(version));

@@ -1,6 +1,8 @@
 import type { Deps } from '../deps';
 import { advanceExecutions, settleWorkerRun } from '../orchestration/advance';
-import { observeAndSettle, type Settlers } from '../runs/observe';
+import { notFound } from '../errors';
+import type { TrackedRun } from '../runs/model';
+import { observeAndSettle, observeOne, type Settlers } from '../runs/observe';
 import { advanceQueues, settleJobRun } from '../queues/advance';
 import { expirePauses, settlePauseRun } from '../pauses/sweep';
 
@@ -25,7 +27,9 @@ export interface SweepReport {
 }
 
 /**
- * One pass: Observe (change feed) → Settle (owners, exactly once) → Advance → Reconcile.
+ * One pass. Per factory: Observe (the change feed, stale re-checks by the page), Reconcile (claims left
+ * without a runId) and Settle (owners, exactly once); then Advance, area by area. Reconcile runs inside
+ * each factory's Observe step, so a claim it resolves is settled in the same pass.
  * Idempotent and safe to interrupt at any line: the next pass finishes the work.
  */
 export async function runSweep(deps: Deps): Promise<SweepReport> {
@@ -50,6 +54,16 @@ export async function runSweep(deps: Deps): Promise<SweepReport> {
     errors: obs.errors,
     ms: deps.clock.now().getTime() - t0,
   };
+}
+
+/**
+ * The completion callback: Observe + Settle for one run now, by its ADF runId.
+ * Throws RunNotFound for a run we do not track.
+ */
+export async function runFinished(deps: Deps, runId: string): Promise<TrackedRun> {
+  const run = await observeOne(deps, settlers, runId);
+  if (!run) throw notFound('RunNotFound', `No tracked run '${runId}'.`);
+  return run;
 }
 
 /** Advance steps, one line per area (each must be idempotent and touch only active work). */
