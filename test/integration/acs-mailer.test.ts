@@ -3,20 +3,8 @@ import { request } from 'node:https';
 import { startFakeAcs, type FakeAcs } from '../../local/fake-acs/server';
 import { AcsMailer, type AcsMailerOptions } from '../../src/adapters/acs-mailer';
 import { Rejected, Unavailable } from '../../src/core/errors';
-import type { Logger, MailMessage } from '../../src/core/ports';
-
-class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  info(m: string, f?: Record<string, unknown>): void {
-    this.lines.push(`info ${m} ${JSON.stringify(f ?? {})}`);
-  }
-  warn(m: string, f?: Record<string, unknown>): void {
-    this.lines.push(`warn ${m} ${JSON.stringify(f ?? {})}`);
-  }
-  error(m: string, f?: Record<string, unknown>): void {
-    this.lines.push(`error ${m} ${JSON.stringify(f ?? {})}`);
-  }
-}
+import type { MailMessage } from '../../src/core/ports';
+import { RecordingLogger } from '../support/recorders';
 
 const message: MailMessage = {
   to: ['approver@example.com', 'second@example.com'],

@@ -2,16 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutboxMailer, readOutbox } from '../../src/adapters/outbox-mailer';
-
-class FixedClock {
-  constructor(private t: number) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+import { FixedClock } from '../support/fixed-clock';
 
 /** Minimal MIME reader: the decoded body of the part with the given content type. */
 function part(eml: string, type: string): { headers: string; body: string } {

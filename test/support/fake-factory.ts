@@ -2,20 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { defaultCoreSettings, type CoreSettings, type Deps } from '../../src/core/deps';
 import { NotFound, Rejected, Throttled, Unavailable } from '../../src/core/errors';
 import type { ActivityError, AdfRunStatus, Clock, Factory, FactoryTarget, Logger, PipelineTarget, RunQueryFilter, RunUpdate } from '../../src/core/ports';
+import { normalizeParams } from '../../src/core/runs/model';
 import { CryptoIds } from '../../src/adapters/system';
 import { MustacheMailTemplates } from '../../src/http/templates';
+import { FixedClock } from './fixed-clock';
 import { InMemoryTables } from './in-memory-tables';
-
-/** A clock that moves only when told to. */
-export class FixedClock implements Clock {
-  constructor(private t = Date.parse('2030-01-01T00:00:00.000Z')) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 /** What the next createRun does. `lost`: the run is created and the caller sees Unavailable. */
 export type StartOutcome = 'ok' | 'lost' | 'unavailable' | 'throttled' | 'rejected';
@@ -25,22 +16,31 @@ interface FakeRun extends RunUpdate {
 }
 
 /**
- * A small in-memory Data Factory: runs keyed by runId, the change feed by `lastUpdated` on the injected
- * clock, scripted start outcomes, failing queries, and a gate that holds a createRun in flight.
+ * A small in-memory Data Factory: runs keyed by factory and runId (`run-1`, `run-2`, …), the change feed by
+ * `lastUpdated` on the injected clock, scripted start outcomes, failing queries, and a gate that holds a
+ * createRun in flight. The one fake factory of the unit tests.
  */
 export class FakeFactory implements Factory {
   readonly runs: FakeRun[] = [];
   readonly calls = { start: 0, getRun: 0, changedRuns: 0, cancel: 0 };
   /** Outcomes of the next createRun calls, in order; `ok` once exhausted. */
   startScript: StartOutcome[] = [];
+  /** The `Retry-After` of a `throttled` start, in seconds. */
+  throttleRetryAfterSeconds = 1;
   /** The next this-many change-feed reads fail with Unavailable. */
   failQueries = 0;
   /** When set, createRun creates the run, then waits for this promise before answering. */
   gate?: Promise<void>;
   /** Pipelines that exist; empty = every name. */
-  pipelines = new Set<string>();
+  pipelines: Set<string>;
+  private seq = 0;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    pipelines: string[] = [],
+  ) {
+    this.pipelines = new Set(pipelines);
+  }
 
   private key = (f: FactoryTarget) => `${f.subscriptionId}/${f.resourceGroup}/${f.factory}`.toLowerCase();
   private stamp = () => this.clock.now().toISOString();
@@ -50,11 +50,9 @@ export class FakeFactory implements Factory {
     const outcome = this.startScript.shift() ?? 'ok';
     if (this.pipelines.size && !this.pipelines.has(t.pipeline)) throw new NotFound('pipeline');
     if (outcome === 'unavailable') throw new Unavailable('503');
-    if (outcome === 'throttled') throw new Throttled(1);
+    if (outcome === 'throttled') throw new Throttled(this.throttleRetryAfterSeconds);
     if (outcome === 'rejected') throw new Rejected('BadRequest', 'bad parameters');
-    const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(parameters)) params[k] = typeof v === 'string' ? v : JSON.stringify(v);
-    const run: FakeRun = { runId: randomUUID(), pipeline: t.pipeline, factory: this.key(t), status: 'InProgress', parameters: params, runStart: this.stamp(), lastUpdated: this.stamp() };
+    const run: FakeRun = { runId: `run-${++this.seq}`, pipeline: t.pipeline, factory: this.key(t), status: 'InProgress', parameters: normalizeParams(parameters), runStart: this.stamp(), lastUpdated: this.stamp() };
     this.runs.push(run);
     if (this.gate) await this.gate;
     if (outcome === 'lost') throw new Unavailable('lost response');
@@ -81,7 +79,7 @@ export class FakeFactory implements Factory {
       throw new Unavailable('query failed');
     }
     const [a, b] = [after.toISOString(), before.toISOString()];
-    for (const r of this.runs) {
+    for (const r of [...this.runs]) {
       if (r.factory !== this.key(f) || r.lastUpdated < a || r.lastUpdated > b) continue;
       if (filter.pipelines && !filter.pipelines.includes(r.pipeline)) continue;
       if (filter.runGroupIds && !filter.runGroupIds.includes(r.runGroupId ?? r.runId)) continue;

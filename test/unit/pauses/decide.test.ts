@@ -83,7 +83,7 @@ describe('decidePause', () => {
   it('when Data Factory throttles the start, then nothing starts, the pause is Waiting again and a retry succeeds', async () => {
     const w = unitWorld();
     const { pause, token } = await pauseIn(w);
-    w.factory.faults.push('throttle');
+    w.factory.startScript.push('throttled');
     const e = await failure(decidePause(w.deps, token, 'approve'));
     expect([e.status, e.code, e.retryAfter]).toEqual([503, 'UpstreamUnavailable', 7]);
     expect(toPauseView((await stored(w, pause.pauseId))!)).toMatchObject({ status: 'Waiting' });
@@ -105,7 +105,7 @@ describe('decidePause', () => {
   it('when the start response is lost, then the run ADF created is adopted: Approved, one run', async () => {
     const w = unitWorld();
     const { token } = await pauseIn(w);
-    w.factory.faults.push('lost');
+    w.factory.startScript.push('lost');
     expect(await decidePause(w.deps, token, 'approve')).toMatchObject({ status: 'Approved', runId: 'run-1' });
     expect(w.factory.runs).toHaveLength(1);
   });
@@ -113,7 +113,7 @@ describe('decidePause', () => {
   it('when Data Factory cannot confirm the start, then the approval is kept (shown Waiting), the page offers a retry, and the retry starts exactly one run', async () => {
     const w = unitWorld();
     const { pause, token } = await pauseIn(w);
-    w.factory.faults.push('unavailable', 'unavailable');
+    w.factory.startScript.push('unavailable', 'unavailable');
     const e = await failure(decidePause(w.deps, token, 'approve'));
     expect([e.status, e.code]).toEqual([503, 'StartNotConfirmed']);
     const kept = (await stored(w, pause.pauseId))!;

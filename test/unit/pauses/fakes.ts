@@ -1,101 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { defaultCoreSettings, type Deps } from '../../../src/core/deps';
-import { NotFound, Rejected, Throttled, Unavailable } from '../../../src/core/errors';
-import type { ActivityError, Clock, Factory, FactoryTarget, Ids, Logger, MailMessage, Mailer, PipelineTarget, RunQueryFilter, RunUpdate, Table, TableName } from '../../../src/core/ports';
-import { normalizeParams } from '../../../src/core/runs/model';
+import type { Ids, Table, TableName } from '../../../src/core/ports';
 import { MustacheMailTemplates } from '../../../src/http/templates';
+import { FakeFactory } from '../../support/fake-factory';
+import { FixedClock } from '../../support/fixed-clock';
 import { InMemoryTables } from '../../support/in-memory-tables';
-
-export class FixedClock implements Clock {
-  constructor(private t = new Date('2026-03-01T10:15:00.000Z')) {}
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): void {
-    this.t = new Date(this.t.getTime() + ms);
-  }
-}
-
-/** What the next createRun does instead of succeeding. */
-export type StartFault = 'throttle' | 'unavailable' | 'lost' | 'reject';
-
-/** A hand-written Data Factory: pipelines that exist, runs it created, and faults to inject. */
-export class FakeFactory implements Factory {
-  readonly pipelines = new Set<string>();
-  readonly runs: Array<RunUpdate & { factory: string }> = [];
-  readonly faults: StartFault[] = [];
-  /** The change feed answers Unavailable while set. */
-  feedDown = false;
-  private seq = 0;
-  constructor(private readonly clock: Clock, pipelines: string[] = []) {
-    pipelines.forEach((p) => this.pipelines.add(p));
-  }
-
-  async start(target: PipelineTarget, parameters: Record<string, unknown>): Promise<{ runId: string }> {
-    const fault = this.faults.shift();
-    if (fault === 'throttle') throw new Throttled(7);
-    if (fault === 'unavailable') throw new Unavailable('createRun: 503');
-    if (!this.pipelines.has(target.pipeline)) throw new NotFound('pipeline');
-    if (fault === 'reject') throw new Rejected('BadRequest', 'undeclared parameter');
-    const now = this.clock.now().toISOString();
-    const run = { runId: `run-${++this.seq}`, pipeline: target.pipeline, factory: target.factory, status: 'Queued' as const, parameters: normalizeParams(parameters), runStart: now, lastUpdated: now };
-    this.runs.push(run);
-    if (fault === 'lost') throw new Unavailable('createRun: response lost');
-    return { runId: run.runId };
-  }
-  finish(runId: string, status: 'Succeeded' | 'Failed' | 'Cancelled'): void {
-    const run = this.runs.find((r) => r.runId === runId);
-    if (!run) throw new Error(`no run ${runId}`);
-    Object.assign(run, { status, runEnd: this.clock.now().toISOString(), lastUpdated: this.clock.now().toISOString() });
-  }
-  async getRun(_f: FactoryTarget, runId: string): Promise<RunUpdate> {
-    const run = this.runs.find((r) => r.runId === runId);
-    if (!run) throw new NotFound('run');
-    return run;
-  }
-  async cancel(): Promise<void> {}
-  async *changedRuns(_f: FactoryTarget, after: Date, before: Date, filter: RunQueryFilter = {}): AsyncIterable<RunUpdate> {
-    const pipelines = filter.pipelines;
-    const groups = filter.runGroupIds;
-    if (this.feedDown) throw new Unavailable('queryPipelineRuns: 503');
-    for (const r of [...this.runs]) {
-      const t = new Date(r.lastUpdated);
-      if (t >= after && t <= before && (!pipelines || pipelines.includes(r.pipeline)) && (!groups || groups.includes(r.runId))) yield { ...r };
-    }
-  }
-  async activityErrors(): Promise<ActivityError[]> {
-    return [];
-  }
-  async pipelineExists(target: PipelineTarget): Promise<boolean> {
-    return this.pipelines.has(target.pipeline);
-  }
-}
-
-export class RecordingMailer implements Mailer {
-  readonly sent: MailMessage[] = [];
-  failNext = false;
-  async send(m: MailMessage): Promise<{ id: string }> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Unavailable('mail provider down');
-    }
-    this.sent.push(m);
-    return { id: `mail-${this.sent.length}` };
-  }
-}
-
-export class RecordingLogger implements Logger {
-  readonly lines: string[] = [];
-  info(m: string, f?: Record<string, unknown>) {
-    this.lines.push(`info ${m} ${JSON.stringify(f ?? {})}`);
-  }
-  warn(m: string, f?: Record<string, unknown>) {
-    this.lines.push(`warn ${m} ${JSON.stringify(f ?? {})}`);
-  }
-  error(m: string, f?: Record<string, unknown>) {
-    this.lines.push(`error ${m} ${JSON.stringify(f ?? {})}`);
-  }
-}
+import { RecordingLogger, RecordingMailer } from '../../support/recorders';
 
 class SeqIds implements Ids {
   private n = 0;
@@ -132,9 +42,11 @@ export interface UnitWorld {
   tables: CountingTables;
 }
 
+/** The pause tests' world: only `pipelines` exist, run ids are `run-1`, `run-2`, …, and a throttled start says 7 s. */
 export function unitWorld(pipelines: string[] = ['pl_continue', 'pl_on_reject']): UnitWorld {
-  const clock = new FixedClock();
+  const clock = new FixedClock('2026-03-01T10:15:00.000Z');
   const factory = new FakeFactory(clock, pipelines);
+  factory.throttleRetryAfterSeconds = 7;
   const mailer = new RecordingMailer();
   const log = new RecordingLogger();
   const tables = new CountingTables();

@@ -91,7 +91,7 @@ describe('pause decisions finished by the sweep', () => {
   it('when a start was left unconfirmed, then the run reconciler resolves the claim and the sweep records Approved with one run', async () => {
     const w = unitWorld();
     const { pause, token } = await createPause(w.deps, input, BASE);
-    w.factory.faults.push('unavailable', 'unavailable');
+    w.factory.startScript.push('unavailable', 'unavailable');
     await expect(decidePause(w.deps, token, 'approve')).rejects.toBeInstanceOf(PauseError);
     await expirePauses(w.deps);
     expect(w.factory.runs).toHaveLength(0); // a claim is pending: the pause waits for the run reconciler
