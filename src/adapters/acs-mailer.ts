@@ -14,6 +14,7 @@ import type { KeyCredential, TokenCredential } from '@azure/core-auth';
 import { EmailClient, type EmailClientOptions, type EmailMessage } from '@azure/communication-email';
 import { Rejected, Throttled, Unavailable } from '../core/errors';
 import type { Logger, MailMessage, Mailer } from '../core/ports';
+import { retryAfterOf, statusCodeOf } from './http-errors';
 
 export interface AcsMailerOptions {
   /** `endpoint=https://…;accesskey=…` */
@@ -126,7 +127,7 @@ export class AcsMailer implements Mailer {
   }
 }
 
-/** Maps an SDK/pipeline error to the port's errors. Exported for tests. */
+/** Maps an SDK/pipeline error to the port's errors. */
 export function mapError(e: unknown): Error {
   const status = statusCodeOf(e);
   if (status === 429) return new Throttled(retryAfterOf(e) ?? 5, 'the email service is throttling');
@@ -149,23 +150,9 @@ interface RestErrorLike {
   response?: { headers?: { get(name: string): string | undefined } };
 }
 
-function statusCodeOf(e: unknown): number | undefined {
-  const s = (e as RestErrorLike | undefined)?.statusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
 function errorCode(e: unknown): string | undefined {
   const c = (e as RestErrorLike | undefined)?.code;
   return typeof c === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(c) ? c : undefined;
-}
-
-function retryAfterOf(e: unknown): number | undefined {
-  const value = (e as RestErrorLike | undefined)?.response?.headers?.get('retry-after');
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : undefined;
 }
 
 function isNetworkError(e: unknown): boolean {

@@ -3,6 +3,7 @@ import { DataFactoryManagementClient, type PipelineRun, type RunFilterParameters
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { NotFound, Rejected, Throttled, Unavailable } from '../core/errors';
+import { retryAfterOf, statusCodeOf } from './http-errors';
 import type { ActivityError, AdfRunStatus, Factory, FactoryTarget, PipelineTarget, RunQueryFilter, RunUpdate, StartOptions } from '../core/ports';
 
 export interface ArmFactoryOptions {
@@ -28,16 +29,13 @@ const START_TIMEOUT_MS = 60_000;
 
 /** Maps ARM/SDK errors to the port's errors. SDK messages never reach callers. */
 export function mapArmError(e: unknown, what: string): Error {
-  const err = e as { statusCode?: number; code?: string; message?: string; response?: { headers?: { get(n: string): string | undefined } } };
-  const status = err?.statusCode;
+  const err = e as { code?: string } | undefined;
+  const status = statusCodeOf(e);
   if (status === 404) return new NotFound(`${what}: not found`);
-  if (status === 400) return new Rejected(err.code ?? 'BadRequest', `${what}: rejected by Data Factory (${err.code ?? 'BadRequest'})`);
-  if (status === 429) {
-    const ra = Number(err.response?.headers?.get('retry-after') ?? '5');
-    return new Throttled(Number.isFinite(ra) && ra > 0 ? ra : 5, `${what}: throttled`);
-  }
+  if (status === 400) return new Rejected(err?.code ?? 'BadRequest', `${what}: rejected by Data Factory (${err?.code ?? 'BadRequest'})`);
+  if (status === 429) return new Throttled(retryAfterOf(e) || 5, `${what}: throttled`);
   if (status === 401 || status === 403) return new Unavailable(`${what}: not authorized (${status}); check the identity's Data Factory Contributor role`, 30);
-  return new Unavailable(`${what}: ${status ? `HTTP ${status}` : (err?.code ?? 'network error')}`);
+  return new Unavailable(`${what}: ${status ? `HTTP ${status}` : (err?.code ?? 'network error')}`, retryAfterOf(e));
 }
 
 function toUpdate(r: PipelineRun): RunUpdate {

@@ -1,6 +1,7 @@
 import { RestError, TableClient, TableServiceClient, odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
 import { Conflict, NotFound, Throttled, Unavailable } from '../core/errors';
+import { retryAfterOf } from './http-errors';
 import type { Props, RangeQuery, Row, Table, TableName, Tables, TxOp } from '../core/ports';
 
 /** Where the tables live: a connection string (Azurite, keys) or an endpoint URL plus a credential. */
@@ -23,8 +24,8 @@ export function mapStorageError(e: unknown): Error {
     const status = (e as RestError).statusCode;
     if (status === 404) return new NotFound('entity or table not found');
     if (status === 409 || status === 412) return new Conflict(`storage conflict (${status})`);
-    if (status === 429) return new Throttled(1, 'storage throttled');
-    if (status === undefined || status >= 500) return new Unavailable(`storage unavailable (${status ?? 'network'})`, 1);
+    if (status === 429) return new Throttled(retryAfterOf(e) || 1, 'storage throttled');
+    if (status === undefined || status >= 500) return new Unavailable(`storage unavailable (${status ?? 'network'})`, retryAfterOf(e) || 1);
   }
   return e instanceof Error ? e : new Error(String(e));
 }
