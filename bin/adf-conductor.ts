@@ -20,7 +20,7 @@ export interface CliIo {
 }
 
 export const USAGE = [
-  'usage: conductor validate <file> [--json]',
+  'usage: adf-conductor validate <file> [--json]',
   '',
   '  validate   check an orchestration metadata file (YAML or JSON): schema and integrity',
   '  --json     print {"valid": boolean, "errors": [{"path", "message"}]} instead of text',
@@ -32,7 +32,7 @@ export const EXIT = { valid: 0, invalid: 1, usage: 2 } as const;
 
 export function main(argv: string[], io: CliIo): number {
   let exitCode: number = EXIT.valid;
-  const program = new Command('conductor')
+  const program = new Command('adf-conductor')
     .exitOverride()
     // Help goes to stdout as USAGE; commander's own error lines are replaced by ours below.
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: () => undefined })
@@ -60,17 +60,17 @@ export function main(argv: string[], io: CliIo): number {
 /** The one-line reason for a usage error, in the CLI's own words. */
 function usageError(e: CommanderError, argv: string[]): string {
   const [command, ...rest] = argv;
-  if (command === undefined) return 'conductor: missing command';
-  if (command !== 'validate') return `conductor: unknown command "${command}"`;
+  if (command === undefined) return 'adf-conductor: missing command';
+  if (command !== 'validate') return `adf-conductor: unknown command "${command}"`;
   switch (e.code) {
     case 'commander.unknownOption':
-      return `conductor validate: unknown option ${rest.filter((a) => a.startsWith('-') && a !== '--json').join(', ')}`;
+      return `adf-conductor validate: unknown option ${rest.filter((a) => a.startsWith('-') && a !== '--json').join(', ')}`;
     case 'commander.missingArgument':
-      return 'conductor validate: missing <file>';
+      return 'adf-conductor validate: missing <file>';
     case 'commander.excessArguments':
-      return 'conductor validate: give exactly one <file>';
+      return 'adf-conductor validate: give exactly one <file>';
     default:
-      return `conductor validate: ${e.message.replace(/^error: /, '')}`;
+      return `adf-conductor validate: ${e.message.replace(/^error: /, '')}`;
   }
 }
 

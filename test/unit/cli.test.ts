@@ -83,7 +83,7 @@ describe('conductor validate', () => {
       const { io, err } = fakeIo({ 'a.yaml': validYaml, 'b.yaml': validYaml });
 
       expect(main(argv, io)).toBe(2);
-      expect(err.join('\n')).toContain('usage: conductor validate <file> [--json]');
+      expect(err.join('\n')).toContain('usage: adf-conductor validate <file> [--json]');
     }
   });
 
@@ -91,6 +91,6 @@ describe('conductor validate', () => {
     const { io, out } = fakeIo({});
 
     expect(main(['--help'], io)).toBe(0);
-    expect(out.join('\n')).toContain('usage: conductor validate');
+    expect(out.join('\n')).toContain('usage: adf-conductor validate');
   });
 });
