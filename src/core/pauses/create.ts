@@ -1,5 +1,5 @@
 import type { Deps } from '../deps';
-import { Conflict, DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
+import { DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
 import { NAME_LIMITS } from '../names';
 import type { PipelineTarget } from '../ports';
 import { resolveTarget, type RunReference } from '../runs/model';
@@ -27,7 +27,7 @@ export interface CreatedPause {
   notified?: boolean;
 }
 
-export const EXPIRY_CURSOR = { partitionKey: 'pause-expiry', rowKey: 'cursor' } as const;
+export { EXPIRY_CURSOR } from './store';
 const MAX_PARAMETERS = NAME_LIMITS.maxParameters;
 
 /**
@@ -110,11 +110,7 @@ async function mustExist(deps: Deps, target: PipelineTarget, path: string): Prom
 
 /** The sweep reads expiry buckets from this cursor on; it must exist before the first pause can expire. */
 async function ensureExpiryCursor(deps: Deps, nowIso: string): Promise<void> {
-  const sweep = deps.tables.table('Sweep');
-  if (await sweep.get(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey)) return;
-  await sweep.insert(EXPIRY_CURSOR.partitionKey, EXPIRY_CURSOR.rowKey, { hour: hourOf(nowIso) }).catch((e: unknown) => {
-    if (!(e instanceof Conflict)) throw e;
-  });
+  await new PauseStore(deps.tables).ensureExpiryCursor(hourOf(nowIso));
 }
 
 /**

@@ -24,7 +24,7 @@ describe('decidePause', () => {
     expect(w.factory.runs).toHaveLength(1);
     expect(w.factory.runs[0]).toMatchObject({ pipeline: 'pl_continue', parameters: { region: 'EU', pauseId: pause.pauseId } });
     expect(decided).toMatchObject({ status: 'Approved', decision: 'approve', runId: w.factory.runs[0]!.runId, trackId: `p_${pause.pauseId}` });
-    expect(await new RunStore(w.deps.tables).get(`p_${pause.pauseId}`)).toMatchObject({ owner: { kind: 'pause', id: pause.pauseId } });
+    expect(await new RunStore(w.deps).get(`p_${pause.pauseId}`)).toMatchObject({ owner: { kind: 'pause', id: pause.pauseId } });
     expect(await w.deps.tables.table('PauseExpiry').query(DECIDING_PARTITION)).toEqual([]);
   });
 

@@ -113,7 +113,7 @@ describe('settlePauseRun', () => {
     await observe(w);
     const settled = await new PauseStore(w.deps.tables).get(pause.pauseId);
     expect(settled).toMatchObject({ status: 'Approved', runStatus: 'Failed', runId: 'run-1' });
-    const run = (await new RunStore(w.deps.tables).get(`p_${pause.pauseId}`))!;
+    const run = (await new RunStore(w.deps).get(`p_${pause.pauseId}`))!;
     await settlePauseRun(w.deps, run);
     expect((await new PauseStore(w.deps.tables).get(pause.pauseId))?.etag).toBe(settled?.etag);
   });
