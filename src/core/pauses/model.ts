@@ -41,8 +41,8 @@ export interface Pause {
   etag: string;
 }
 
-export const PAUSE_ROW = 'pause';
-export const TOKEN_ROW = 'token';
+/** RowKey = PartitionKey: a constant RowKey makes point reads scan in stores that index RowKey first (Azurite). */
+export const pauseRowKey = (partitionKey: string) => partitionKey;
 /** Token lookup row: PK `tok_<sha256 hex>`. Holds the pauseId only: the hash is not the token. */
 export const tokenKey = (tokenHash: string) => `tok_${tokenHash}`;
 

@@ -3,7 +3,7 @@ import { Conflict, NotFound } from '../errors';
 import { ignore } from '../retry';
 import { pauseNotFound } from './errors';
 import type { Row, Table, Tables } from '../ports';
-import { PAUSE_ROW, pauseFromRow, pauseToProps, TOKEN_ROW, tokenKey, type Pause } from './model';
+import { pauseFromRow, pauseRowKey, pauseToProps, tokenKey, type Pause } from './model';
 import { hashToken, isWellFormedToken, tokenMatches } from './token';
 
 /** Where the expiry sweep's cursor lives in the `Sweep` table. */
@@ -67,14 +67,14 @@ export class PauseStore {
   }
 
   async get(pauseId: string): Promise<Pause | undefined> {
-    const row = await this.pauses.get(pauseId, PAUSE_ROW);
+    const row = await this.pauses.get(pauseId, pauseRowKey(pauseId));
     return row && pauseFromRow(row);
   }
 
   /** The pause this token opens, or undefined. The stored hash is compared in constant time. */
   async byToken(token: string): Promise<Pause | undefined> {
     if (!isWellFormedToken(token)) return undefined;
-    const lookup = await this.pauses.get(tokenKey(hashToken(token)), TOKEN_ROW);
+    const lookup = await this.pauses.get(tokenKey(hashToken(token)), pauseRowKey(tokenKey(hashToken(token))));
     if (!lookup || typeof lookup.props.pauseId !== 'string') return undefined;
     const pause = await this.get(lookup.props.pauseId);
     return pause && tokenMatches(token, pause.tokenHash) ? pause : undefined;
@@ -83,14 +83,14 @@ export class PauseStore {
   /** Index first, then the pause, then the token: a crash in between leaves nothing the sweep cannot clean. */
   async create(pause: Omit<Pause, 'etag'>): Promise<Pause> {
     await this.index.insert(expiryPartition(pause.expiresAt), expiryRowKey(pause.expiresAt, pause.pauseId), { pauseId: pause.pauseId });
-    const row = await this.pauses.insert(pause.pauseId, PAUSE_ROW, pauseToProps(pause));
-    await this.pauses.insert(tokenKey(pause.tokenHash), TOKEN_ROW, { pauseId: pause.pauseId });
+    const row = await this.pauses.insert(pause.pauseId, pauseRowKey(pause.pauseId), pauseToProps(pause));
+    await this.pauses.insert(tokenKey(pause.tokenHash), pauseRowKey(tokenKey(pause.tokenHash)), { pauseId: pause.pauseId });
     return pauseFromRow(row);
   }
 
   /** Conditional write (Conflict when someone changed the pause since it was read). */
   async save(pause: Pause): Promise<Pause> {
-    const row = await this.pauses.update(pause.pauseId, PAUSE_ROW, pauseToProps(pause), pause.etag);
+    const row = await this.pauses.update(pause.pauseId, pauseRowKey(pause.pauseId), pauseToProps(pause), pause.etag);
     return pauseFromRow(row);
   }
 

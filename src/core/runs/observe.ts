@@ -41,6 +41,12 @@ export interface ObserveReport {
 
 /** At most this many unfinished claims are reconciled per factory per pass (the rest wait a pass). */
 const CLAIMS_PER_PASS = 200;
+/**
+ * Intermediate changes (Queued → InProgress) mirrored per factory per pass. Only a terminal status must
+ * reach an owner, so in a burst of starts the rest cost nothing: the run's end, a stale re-check or the
+ * callback brings its index row up to date. This keeps a pass short while thousands of runs start.
+ */
+const INTERMEDIATE_PER_PASS = 200;
 const UNKNOWN_MESSAGE = 'Data Factory no longer knows this run (404): it is not running.';
 
 /** Applies a terminal status ADF reported to the run record (conditional write; a terminal status is final). */
@@ -148,6 +154,8 @@ interface Pass {
   toSettle: TrackedRun[];
   /** trackIds the feed mentioned this pass (O(changed)). */
   mentioned: Set<string>;
+  /** Intermediate feed items looked up so far this pass. */
+  intermediate: number;
 }
 
 /** Observe + Settle for every factory with active runs. Reads each factory's change feed once. */
@@ -168,7 +176,7 @@ export async function observeAndSettle(deps: Deps, settlers: Settlers): Promise<
   const report: ObserveReport = { factories: summaries.size, active: 0, changed: 0, staleChecks: 0, armReads: 0, unknown: 0, reconciled: 0, settled: [], errors: 0 };
   for (const s of summaries.values()) report.active += s.active;
   await mapLimit([...summaries.values()], 4, async (summary) => {
-    const pass: Pass = { deps, store, summary, now, report, patches: [], toSettle: [], mentioned: new Set() };
+    const pass: Pass = { deps, store, summary, now, report, patches: [], toSettle: [], mentioned: new Set(), intermediate: 0 };
     try {
       await nameLegacyEntries(pass);
       await readFeed(pass);
@@ -212,6 +220,7 @@ async function readFeed(p: Pass): Promise<void> {
 /** Matches feed items to our runs by point reads (the runId index): O(changed) in memory. */
 async function seenAll(p: Pass, items: RunUpdate[]): Promise<void> {
   await mapLimit(items, 16, async (u) => {
+    if (!isTerminalAdf(u.status) && p.intermediate++ >= INTERMEDIATE_PER_PASS) return;
     const trackId = await p.store.trackIdOf(u.runId);
     if (!trackId) return; // a run of a tracked pipeline that someone else started
     p.mentioned.add(trackId);

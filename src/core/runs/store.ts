@@ -3,7 +3,7 @@ import type { Deps } from '../deps';
 import type { FactoryTarget, Props, Row, Table, TxOp } from '../ports';
 import { ignore, retryOnConflict } from '../retry';
 import { mapLimit } from '../util';
-import { factoryKey, factoryOf, isTerminalRun, RUN_ROW, runFromRow, runIdKey, runToProps, type TrackedRun } from './model';
+import { factoryKey, factoryOf, isTerminalRun, runFromRow, runIdKey, runRowKey, runToProps, type TrackedRun } from './model';
 
 /**
  * One row of the active-runs index: partition = factory, row = trackId. It holds what the sweep needs
@@ -55,12 +55,12 @@ export class RunStore {
   }
 
   async get(trackId: string): Promise<TrackedRun | undefined> {
-    const row = await this.runs.get(trackId, RUN_ROW);
+    const row = await this.runs.get(trackId, runRowKey(trackId));
     return row && runFromRow(row);
   }
 
   async trackIdOf(runId: string): Promise<string | undefined> {
-    const row = await this.runs.get(runIdKey(runId), RUN_ROW);
+    const row = await this.runs.get(runIdKey(runId), runRowKey(runIdKey(runId)));
     return row ? String(row.props.trackId) : undefined;
   }
 
@@ -86,20 +86,20 @@ export class RunStore {
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
     }
-    const row = await this.runs.insert(run.trackId, RUN_ROW, runToProps(run));
+    const row = await this.runs.insert(run.trackId, runRowKey(run.trackId), runToProps(run));
     return runFromRow(row);
   }
 
   /** Conditional write of the run record (Conflict if someone changed it since it was read). */
   async save(run: TrackedRun): Promise<TrackedRun> {
-    const row = await this.runs.update(run.trackId, RUN_ROW, runToProps(run), run.etag);
+    const row = await this.runs.update(run.trackId, runRowKey(run.trackId), runToProps(run), run.etag);
     return runFromRow(row);
   }
 
   /** Claims the ADF runId for this tracked run. Conflict if another tracked run owns it. */
   async indexRunId(runId: string, trackId: string): Promise<void> {
     try {
-      await this.runs.insert(runIdKey(runId), RUN_ROW, { trackId });
+      await this.runs.insert(runIdKey(runId), runRowKey(runIdKey(runId)), { trackId });
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
       if ((await this.trackIdOf(runId)) !== trackId) throw e;
@@ -108,7 +108,7 @@ export class RunStore {
 
   /** Removes a claim ADF definitively refused (nothing was started). */
   async removeClaim(run: TrackedRun): Promise<void> {
-    await this.runs.delete(run.trackId, RUN_ROW, run.etag).catch(ignore(NotFound));
+    await this.runs.delete(run.trackId, runRowKey(run.trackId), run.etag).catch(ignore(NotFound));
     await this.deactivate(run);
   }
 

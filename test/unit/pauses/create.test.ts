@@ -47,7 +47,7 @@ describe('createPause', () => {
     // 🎉 is a surrogate pair; with odd offsets every 30,000-character cut would land inside a pair if stored raw.
     const data = { blob: 'x'.repeat(8) + '🎉'.repeat(20_000), list: Array.from({ length: 2000 }, (_, i) => ({ i, v: `välue-${i}` })) };
     const { pause } = await createPause(w.deps, { ...valid, data }, BASE);
-    const row = await w.deps.tables.table('Pauses').get(pause.pauseId, 'pause');
+    const row = await w.deps.tables.table('Pauses').get(pause.pauseId, pause.pauseId);
     expect(Number(row?.props.dataChunks)).toBeGreaterThan(3);
     const lengths = Object.values(row?.props ?? {}).flatMap((v) => (typeof v === 'string' ? [v.length] : []));
     expect(Math.max(...lengths)).toBeLessThanOrEqual(30_000);
