@@ -6,9 +6,11 @@
  * Each section runs on a fresh stack, inside a time budget, and an error in one is printed and recorded
  * without stopping the others.
  */
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { approvals, orchestration, queue, type ApprovalsResult, type OrchestrationResult, type QueueResult } from './flows';
+import { approvals, orchestration, queue, type OrchestrationResult } from './flows';
+import type { Results } from './results';
 import { BENCH_SETTINGS } from './stack';
 import { FEED_OVERLAP_SECONDS, sweepSection, type SweepSectionResult } from './sweep';
 import os from 'node:os';
@@ -22,30 +24,22 @@ const cpuLine = (c: CpuReport | undefined) =>
  * that runs out stops starting work, measures what it has, and says it was cut.
  */
 const SECTION_BUDGET_MS = {
-  sweep: 260_000,
-  orchestration: 95_000,
-  approvals: 40_000,
-  queueEnqueue: 35_000,
-  queueHandOff: 45_000,
+  // BENCH_SWEEP_BUDGET_SECONDS gives the sweep section more time (growing to 10,000 with passes beside the
+  // starts may need ~420 s on 2 cores; the default keeps the whole bench under 10 minutes).
+  sweep: Number(process.env.BENCH_SWEEP_BUDGET_SECONDS ?? 340) * 1000,
+  orchestration: 90_000,
+  approvals: 30_000,
+  queueEnqueue: 30_000,
+  queueHandOff: 60_000,
 };
 
-interface Results {
-  date: string;
-  loadAverage1m: { start: number; end?: number };
-  machine: ReturnType<typeof machine>;
-  settings: Record<string, unknown>;
-  durationSeconds: number;
-  figures: Record<string, number>;
-  sweep?: SweepSectionResult;
-  orchestration?: OrchestrationResult[];
-  approvals?: ApprovalsResult;
-  queue?: QueueResult;
-  errors: Array<{ section: string; error: string }>;
-}
 
 const say = (line: string) => console.log(line);
 
-/** `BENCH_ONLY=sweep,queue` runs only those sections (sweep, orchestration, approvals, queue). */
+/**
+ * `BENCH_ONLY=sweep,queue` runs only those sections (sweep, orchestration, approvals, queue); the results then
+ * go to bench/results/partial.json unless `BENCH_OUT` names another file there.
+ */
 const only = process.env.BENCH_ONLY?.split(',');
 const wanted = (name: string) => !only || only.includes(name);
 
@@ -110,6 +104,16 @@ function sweepTables(s: SweepSectionResult, figures: Record<string, number>): vo
   say(`sweep section: ${cpuLine(s.cpu)}`);
 }
 
+/** The commit measured, and whether src/ had uncommitted changes (then the figures are of that working tree). */
+function codeVersion(): { commit: string; srcUncommittedChanges: boolean | null } {
+  const git = (args: string) => execSync(`git ${args}`, { cwd: path.join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  try {
+    return { commit: git('rev-parse --short HEAD'), srcUncommittedChanges: git('status --porcelain -- src') !== '' };
+  } catch {
+    return { commit: 'unknown', srcUncommittedChanges: null };
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const results: Results = {
@@ -120,6 +124,8 @@ async function main(): Promise<void> {
       ...BENCH_SETTINGS,
       FEED_OVERLAP_SECONDS_sweepSection: FEED_OVERLAP_SECONDS,
       note: 'ARM write pacing lifted (ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000): the bench measures the app, not the pacing it applies in Azure.',
+      sectionBudgetSeconds: Object.fromEntries(Object.entries(SECTION_BUDGET_MS).map(([k, v]) => [k, v / 1000])),
+      code: codeVersion(),
     },
     durationSeconds: 0,
     figures: {},
@@ -202,7 +208,8 @@ async function main(): Promise<void> {
   results.durationSeconds = round((Date.now() - t0) / 1000, 0);
   results.loadAverage1m.end = round(os.loadavg()[0] ?? 0, 2);
   results.figures.benchSeconds = results.durationSeconds;
-  const out = path.join(__dirname, '..', '..', 'bench', 'results', only || process.env.BENCH_SIZES ? 'partial.json' : 'latest.json');
+  const name = process.env.BENCH_OUT ?? (only || process.env.BENCH_SIZES || process.env.BENCH_SWEEP_BUDGET_SECONDS ? 'partial.json' : 'latest.json');
+  const out = path.join(__dirname, '..', '..', 'bench', 'results', path.basename(name));
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   say(`\nbench finished in ${results.durationSeconds} s; ${results.errors.length} section error(s); results in ${path.relative(process.cwd(), out)}`);

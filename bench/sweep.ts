@@ -160,7 +160,7 @@ async function measurePolling(stack: Stack, fleet: Fleet, size: number): Promise
 }
 
 /** Time kept back from growth for measuring at the last size (3 variants, polling). */
-const MEASURE_RESERVE_MS = 100_000;
+const MEASURE_RESERVE_MS = 80_000;
 
 export async function sweepSection(say: (line: string) => void, budgetMs: number): Promise<SweepSectionResult> {
   const deadline = Date.now() + budgetMs;
