@@ -127,6 +127,17 @@ describe('orchestration API: integrity, bad input, cancel, timeout and recovery'
     expect(restarted.json.executionId).toBe(id);
   });
 
+  it('when 20 writers PUT the metadata at once, then every answer is 200 or 409 MetadataChanged (never 500) and the versions have no gaps', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, () => stack.call('PUT', '/metadata', md, { 'content-type': 'application/yaml' })));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+    for (const a of answers.filter((x) => x.status === 409)) expect(a.json.code).toBe('MetadataChanged');
+    const versions = answers.filter((a) => a.status === 200).map((a) => a.json.version as number).sort((x, y) => x - y);
+    expect(versions.length).toBeGreaterThan(0);
+    expect(versions[versions.length - 1]! - versions[0]!).toBe(versions.length - 1);
+    expect((await stack.call('GET', '/metadata')).json.version).toBe(versions[versions.length - 1]);
+  });
+
   it('when executions are listed, then they come newest first with their workers, filterable by batch and status', async () => {
     const all = await stack.call('GET', '/executions');
     expect(all.status).toBe(200);
