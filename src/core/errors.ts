@@ -75,7 +75,3 @@ export class Rejected extends Error {
     super(message);
   }
 }
-
-export function ensureError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}

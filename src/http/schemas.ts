@@ -2,7 +2,6 @@
  * Request-body pieces shared by several routes. The naming rules and limits themselves live in
  * src/core/names.ts, so a body and a metadata document give a name the same verdict.
  */
-import { z } from 'zod';
 import { FactoryName, Guid, PARAMETER_NAME_RE, Parameters, PipelineName, ResourceGroupName, TimeoutSeconds } from '../core/names';
 
 export { Parameters, TimeoutSeconds };
@@ -16,5 +15,3 @@ export const PipelineRefShape = {
   resourceGroup: ResourceGroupName.optional(),
   subscriptionId: Guid.optional(),
 };
-export const PipelineRef = z.object(PipelineRefShape);
-export type PipelineRefInput = z.infer<typeof PipelineRef>;

@@ -85,11 +85,6 @@ export function hasEmailTemplate(name: string): boolean {
   return existsSync(join(dir, `${name}.html.mustache`)) && existsSync(join(dir, `${name}.txt.mustache`));
 }
 
-/** Forgets cached templates (for tests that edit templates, or a dev server's reload). */
-export function clearTemplateCache(): void {
-  cache.clear();
-}
-
 function loadTemplate(name: string): string {
   const file = name.endsWith('.mustache') ? name : `${name}.mustache`;
   const cached = cache.get(file);

@@ -43,7 +43,6 @@ export interface Execution {
 
 export const HEAD = 'head';
 export const workerKey = (stageIndex: number, name: string) => `w_${String(stageIndex).padStart(3, '0')}_${name}`;
-export const batchKey = (batch: string | null) => (batch === null ? '_all' : `b_${batch}`);
 export const workerTrackId = (executionId: string, w: Pick<Worker, 'name' | 'attempt'>) => `w_${executionId}_${w.attempt}_${w.name}`;
 export const workerOwnerId = (executionId: string, name: string) => `${executionId}/${name}`;
 
