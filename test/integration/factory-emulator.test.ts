@@ -537,7 +537,7 @@ describe('seedRuns: untracked runs made in process', () => {
     expect(() => emulator.seedRuns({ factory: target, pipeline: 'x', count: -1, durationMs: 0 })).toThrow(RangeError);
   });
 
-  test('when a factory holds 30,000 runs, then a filtered page costs milliseconds, not a scan, and paging stays exact', async () => {
+  test('when a factory holds 30,000 runs, then filtered pages through its change index stay exact (speed is measured by npm run bench, not here)', async () => {
     const big = { subscriptionId: SUB, resourceGroup: RG, factory: 'f-big' };
     const ours: string[] = [];
     for (let p = 0; p < 5; p++) ours.push(...emulator.seedRuns({ factory: big, pipeline: `tracked_${p}`, count: 2_000, durationMs: null }));
@@ -547,7 +547,6 @@ describe('seedRuns: untracked runs made in process', () => {
     const query = (filters: RunFilterParameters['filters']) => adf.pipelineRuns.queryByFactory(RG, 'f-big', { ...window, filters });
     await query([]); // the first read sorts what was appended
 
-    const timings: number[] = [];
     for (let i = 0; i < 5; i++) {
       const cases: Array<[RunFilterParameters['filters'], boolean]> = [
         [[{ operand: 'PipelineName', operator: 'In', values: ['tracked_0', 'tracked_3'] }], true],
@@ -555,16 +554,11 @@ describe('seedRuns: untracked runs made in process', () => {
         [[], true],
       ];
       for (const [filters, more] of cases) {
-        const t = performance.now();
         const page = await query(filters);
-        timings.push(performance.now() - t);
         expect(page.value).toHaveLength(100);
         expect(page.continuationToken !== undefined).toBe(more);
       }
     }
-    timings.sort((a, b) => a - b);
-    // A full scan of 30,000 runs per call took ~40-100 ms here; the index answers in a few.
-    expect(timings[Math.floor(timings.length / 2)]).toBeLessThan(30);
 
     const one = await queryAll('f-big', { ...window, filters: [{ operand: 'PipelineName', operator: 'Equals', values: ['tracked_2'] }] });
     expect(one.pages).toBe(20);

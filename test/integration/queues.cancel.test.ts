@@ -5,7 +5,7 @@ import { declareQueues, enqueue, getJob, getQueue, runsOf } from './queues.suppo
 describe('queue cancellation and timeouts on the test stack', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startTestStack({ scenario: { pipelines: { wk_manual: { durationMs: null }, wk_timeout: { durationMs: null } }, cancelMs: 200 } });
+    stack = await startTestStack({ scenario: { pipelines: { wk_manual: { durationMs: null }, wk_timeout: { durationMs: null } }, cancelMs: 3000 } }); // Canceling lasts long enough to be seen right after CancelJob, even on a busy CI machine
     await declareQueues(stack, [
       { name: 'cq', capacity: 1 },
       { name: 'tq', capacity: 1 },
