@@ -15,7 +15,7 @@ import { startAzurite } from '../local/azurite';
 import { startFactoryEmulator, type FactoryEmulator, type Scenario } from '../local/factory-emulator/emulator';
 import { startLocalHost } from '../local/host/host';
 import { countingTables, OpCounter } from './counting-tables';
-import { sleep } from './support';
+import { mapLimit, sleep } from './support';
 
 export const FACTORY = {
   subscriptionId: '00000000-0000-0000-0000-0000000000be',
@@ -165,34 +165,18 @@ export async function http(method: string, url: string, body?: unknown, headers:
  * The completion-callback pump: every run that reached a terminal state in the emulator gets one
  * POST /api/callbacks/run-finished, as a worker's last Web activity would send it.
  */
-export function callbackPump(stack: Stack, concurrency = 64) {
+export function callbackPump(stack: Stack, concurrency = 16) {
   const called = new Set<string>();
   let stopped = false;
   let failures = 0;
-  // Each run's last Web activity calls back on its own, as soon as the run ends (ADF runs them
-  // independently): no batch waits for its slowest call. `concurrency` caps the calls in flight.
-  const queue: string[] = [];
-  const inFlight = new Set<Promise<void>>();
   const loop = (async () => {
-    while (!stopped || inFlight.size > 0) {
-      if (!stopped) {
-        for (const r of stack.emulator.runs()) {
-          if ((r.status === 'Succeeded' || r.status === 'Failed' || r.status === 'Cancelled') && !called.has(r.runId)) {
-            called.add(r.runId);
-            queue.push(r.runId);
-          }
-        }
-      }
-      while (queue.length > 0 && inFlight.size < concurrency) {
-        const runId = queue.shift() as string;
-        const call: Promise<void> = http('POST', `${stack.api}/callbacks/run-finished`, { runId })
-          .catch(() => ({ status: 0 }))
-          .then((res) => {
-            if (res.status >= 300 || res.status === 0) failures++;
-          })
-          .finally(() => inFlight.delete(call));
-        inFlight.add(call);
-      }
+    while (!stopped) {
+      const done = stack.emulator.runs().filter((r) => (r.status === 'Succeeded' || r.status === 'Failed' || r.status === 'Cancelled') && !called.has(r.runId));
+      for (const r of done) called.add(r.runId);
+      await mapLimit(done, concurrency, async (r) => {
+        const res = await http('POST', `${stack.api}/callbacks/run-finished`, { runId: r.runId }).catch(() => ({ status: 0 }));
+        if (res.status >= 300 || res.status === 0) failures++;
+      });
       await sleep(20);
     }
   })();

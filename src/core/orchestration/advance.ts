@@ -13,13 +13,7 @@ import { workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } 
 import { isTerminalWorker, plan, type WorkerStatus } from './rules';
 import { ExecutionStore } from './store';
 
-/** One execution's passes in this process: the round running, and who waits for which round. */
-interface Flight {
-  round: number;
-  again: boolean;
-  waiters: Array<{ round: number; resolve: () => void; reject: (e: unknown) => void }>;
-}
-const inFlight = new WeakMap<object, Map<string, Flight>>();
+const inFlight = new WeakMap<object, Map<string, { again: boolean; done: Promise<void> }>>();
 
 /**
  * Moves one execution forward: recover stuck starts, time out overdue workers, apply the failure rules,
@@ -29,37 +23,25 @@ const inFlight = new WeakMap<object, Map<string, Flight>>();
  */
 export function advanceExecution(deps: Deps, executionId: string): Promise<void> {
   let map = inFlight.get(deps.tables);
-  if (!map) inFlight.set(deps.tables, (map = new Map<string, Flight>()));
-  const flights = map;
-  const current = flights.get(executionId);
-  // A caller that joins a running pass waits for the next one (which reads its change), not for every
-  // later pass: a completion callback returns as soon as its worker's consequences are applied.
+  if (!map) inFlight.set(deps.tables, (map = new Map<string, { again: boolean; done: Promise<void> }>()));
+  const current = map.get(executionId);
   if (current) {
     current.again = true;
-    return new Promise((resolve, reject) => current.waiters.push({ round: current.round + 1, resolve, reject }));
+    return current.done;
   }
-  const flight: Flight = { round: 0, again: false, waiters: [] };
-  flights.set(executionId, flight);
-  return new Promise<void>((resolve, reject) => {
-    flight.waiters.push({ round: 1, resolve, reject });
-    void (async () => {
-      try {
-        do {
-          flight.again = false;
-          flight.round++;
-          await advanceLoop(deps, executionId);
-          const done = flight.waiters.filter((w) => w.round <= flight.round);
-          flight.waiters = flight.waiters.filter((w) => w.round > flight.round);
-          done.forEach((w) => w.resolve());
-        } while (flight.again || flight.waiters.length > 0);
-      } catch (e) {
-        flight.waiters.forEach((w) => w.reject(e));
-        flight.waiters = [];
-      } finally {
-        flights.delete(executionId);
-      }
-    })();
-  });
+  const entry = { again: false, done: Promise.resolve() };
+  entry.done = (async () => {
+    try {
+      do {
+        entry.again = false;
+        await advanceLoop(deps, executionId);
+      } while (entry.again);
+    } finally {
+      map.delete(executionId);
+    }
+  })();
+  map.set(executionId, entry);
+  return entry.done;
 }
 
 async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
