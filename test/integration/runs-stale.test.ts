@@ -64,3 +64,28 @@ describe('a run Data Factory no longer knows', () => {
     expect(stack.emulator.runs().filter((r) => r.pipelineName === 'wk_after')).toHaveLength(1);
   }, 60_000);
 });
+
+describe('when Data Factory refuses RunGroupId with several values (azure-sdk-for-net#22025)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ scenario: { ...scenario, runGroupIdValues: 'one' }, env: { FEED_OVERLAP_SECONDS: '0', RUN_STALE_SECONDS: '3' } });
+  });
+  afterAll(() => stack.close());
+
+  it('then stale runs are re-checked by pipeline pages over their window instead, within the budget, and a finished one is still noticed', async () => {
+    const runs = await startManualRuns(stack, 300);
+    await stack.sweep();
+    await sleep(3200);
+    const quiet = runs[123]!;
+    stack.emulator.finish(quiet.runId!, 'Succeeded');
+    stack.emulator.resetStats();
+    await stack.sweep();
+    const stats = stack.emulator.stats();
+    expect(stats.getRun).toBe(0);
+    expect(stats.queryPipelineRuns).toBeLessThanOrEqual(1 + 1 + 10); // the feed, the refused page, the budget
+    const now = await runStatuses(stack);
+    expect(now.get(quiet.runId!)).toBe('Succeeded');
+    expect([...now.values()].filter((s) => s === 'InProgress')).toHaveLength(299);
+    expect(stack.logs.some((l) => l.includes('refused RunGroupId'))).toBe(true);
+  }, 60_000);
+});

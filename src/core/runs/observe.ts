@@ -13,7 +13,7 @@
  *   shows is asked for once, and a 404 ends it Unknown.
  */
 import type { Deps } from '../deps';
-import { NotFound } from '../errors';
+import { NotFound, Rejected } from '../errors';
 import { isTerminalAdf, RUN_FILTER_VALUES, type FactoryTarget, type RunUpdate } from '../ports';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
@@ -260,23 +260,40 @@ async function recheckStale(p: Pass): Promise<void> {
   let reads = 0;
   const candidates = summary.stalest().filter((e) => !p.mentioned.has(e.trackId));
   const missing: ActiveEntry[] = [];
+  // ADF was reported (azure-sdk-for-net#22025) to refuse RunGroupId with several values. If it does, the
+  // re-check reads the feed of those runs' pipelines over their wider window instead, within the same budget.
+  let byPipeline = false;
   for (let i = 0; i < candidates.length && reads < budget; i += RUN_FILTER_VALUES) {
     const chunk = candidates.slice(i, i + RUN_FILTER_VALUES);
-    const groups = [...new Set(chunk.map((e) => e.runGroupId ?? e.runId ?? ''))];
+    const wanted = new Set(chunk.map((e) => e.runId ?? ''));
     const oldest = chunk.reduce((m, e) => (e.claimedAt < m ? e.claimedAt : m), iso(p.now));
     const since = addSeconds(new Date(oldest), -deps.settings.feedOverlapSeconds - 60);
+    const filter = byPipeline ? { pipelines: [...new Set(chunk.map((e) => e.pipeline))] } : { runGroupIds: [...new Set(chunk.map((e) => e.runGroupId ?? e.runId ?? ''))] };
     const found = new Map<string, RunUpdate>();
     let items = 0;
-    for await (const u of deps.factory.changedRuns(summary.factory, since, p.now, { runGroupIds: groups })) {
-      found.set(u.runId, u);
-      items++;
+    let complete = true;
+    try {
+      for await (const u of deps.factory.changedRuns(summary.factory, since, p.now, filter)) {
+        if (wanted.has(u.runId)) found.set(u.runId, u);
+        if (++items % RUN_FILTER_VALUES === 0 && reads + items / RUN_FILTER_VALUES >= budget) {
+          complete = false; // out of budget: what this chunk did not see waits for the next pass
+          break;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof Rejected) || byPipeline) throw e;
+      p.deps.log.warn('Data Factory refused RunGroupId with several values; re-checking by pipeline instead', { factory: summary.key });
+      byPipeline = true;
+      reads++;
+      i -= RUN_FILTER_VALUES; // the same chunk again, by pipeline
+      continue;
     }
     reads += Math.max(1, Math.ceil(items / RUN_FILTER_VALUES));
     p.report.staleChecks += chunk.length;
     await mapLimit(chunk, 8, async (e) => {
       const u = e.runId ? found.get(e.runId) : undefined;
       if (u) await seen(p, e.trackId, u, e);
-      else missing.push(e);
+      else if (complete) missing.push(e);
     });
   }
   for (const e of missing) {
