@@ -20,22 +20,30 @@ const cpuLine = (c: CpuReport | undefined) =>
   c ? `wall ${c.wallSeconds} s; CPU: bench process ${c.benchCpuSeconds} s, Azurite ${c.azuriteCpuSeconds ?? '?'} s; machine load ${c.loadAverage1mBefore} → ${c.loadAverage1mAfter}` : '';
 
 /**
- * Each section's time budget: at most about 10 minutes together (about 7 are used on a quiet 2-core machine).
- * A section that runs out stops starting work, measures what it has, and says it was cut. The queue section,
- * last, may use what the others left of TOTAL_BUDGET_MS.
+ * Time budgets. The whole bench (without the build) stays inside TOTAL_BUDGET_MS, so it finishes in under
+ * 10 minutes on 2 cores; on a quiet machine it needs about 7. Each section gets at most its cap, and never
+ * so much that a later section would get less than its floor: time an early section does not use goes to
+ * the later ones. A section that runs out stops starting work, measures what it has, and says it was cut.
  */
-const SECTION_BUDGET_MS = {
-  // BENCH_SWEEP_BUDGET_SECONDS gives the sweep section more time on a slow or busy machine.
-  sweep: Number(process.env.BENCH_SWEEP_BUDGET_SECONDS ?? 300) * 1000,
-  orchestration: 85_000,
-  approvals: 30_000,
-  queueEnqueue: 30_000,
-  /** At least this; the queue runs last and may also use what earlier sections left of TOTAL_BUDGET_MS. */
-  queueHandOff: 75_000,
-};
-/** The whole bench, without the build: the queue's hand-off stops by then. */
 const TOTAL_BUDGET_MS = 570_000;
+const BUDGETS = {
+  // BENCH_SWEEP_BUDGET_SECONDS raises the sweep section's cap on a slow or busy machine.
+  sweep: { cap: Number(process.env.BENCH_SWEEP_BUDGET_SECONDS ?? 330) * 1000, floor: 150_000 },
+  orchestrationCallback: { cap: 120_000, floor: 60_000 },
+  orchestrationTimer: { cap: 120_000, floor: 60_000 },
+  approvals: { cap: 30_000, floor: 15_000 },
+  /** The queue's enqueue phase has its own 30 s; this is the hand-off's. */
+  queue: { cap: 180_000, floor: 60_000 },
+};
+const QUEUE_ENQUEUE_MS = 30_000;
+type SectionName = keyof typeof BUDGETS;
+const ORDER: SectionName[] = ['sweep', 'orchestrationCallback', 'orchestrationTimer', 'approvals', 'queue'];
 
+function budgetFor(name: SectionName, startedAt: number): number {
+  const later = ORDER.slice(ORDER.indexOf(name) + 1).reduce((sum, n) => sum + BUDGETS[n].floor, 0);
+  const left = TOTAL_BUDGET_MS - (Date.now() - startedAt) - later - (name === 'queue' ? QUEUE_ENQUEUE_MS : 0);
+  return Math.max(BUDGETS[name].floor / 2, Math.min(BUDGETS[name].cap, left));
+}
 
 const say = (line: string) => console.log(line);
 
@@ -119,6 +127,7 @@ function codeVersion(): { commit: string; srcUncommittedChanges: boolean | null 
 
 async function main(): Promise<void> {
   const t0 = Date.now();
+  const given: Record<string, number> = {};
   const results: Results = {
     date: new Date().toISOString(),
     loadAverage1m: { start: round(os.loadavg()[0] ?? 0, 2) },
@@ -127,7 +136,9 @@ async function main(): Promise<void> {
       ...BENCH_SETTINGS,
       FEED_OVERLAP_SECONDS_sweepSection: FEED_OVERLAP_SECONDS,
       note: 'ARM write pacing lifted (ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000): the bench measures the app, not the pacing it applies in Azure.',
-      sectionBudgetSeconds: Object.fromEntries(Object.entries(SECTION_BUDGET_MS).map(([k, v]) => [k, v / 1000])),
+      totalBudgetSeconds: TOTAL_BUDGET_MS / 1000,
+      sectionBudgetSeconds: Object.fromEntries(Object.entries(BUDGETS).map(([k, v]) => [k, { cap: v.cap / 1000, floor: v.floor / 1000 }])),
+      budgetsGivenSeconds: given,
       code: codeVersion(),
     },
     durationSeconds: 0,
@@ -140,7 +151,13 @@ async function main(): Promise<void> {
   say('ARM pacing lifted for the bench: ADF_WRITES_PER_SECOND=1000, ADF_WRITE_BURST=1000 (Azure defaults 8 and 100), ADF_STARTS_PER_SECOND=1000.');
   say(`Sweep section: FEED_OVERLAP_SECONDS=${FEED_OVERLAP_SECONDS} (default 30), so each measured window holds what its variant changed.`);
 
-  const sweep = !wanted('sweep') ? undefined : await section('1. sweep cost vs per-run polling', SECTION_BUDGET_MS.sweep, results, () => sweepSection(say, SECTION_BUDGET_MS.sweep));
+  const budget = (name: SectionName) => {
+    const ms = budgetFor(name, t0);
+    given[name] = round(ms / 1000, 0);
+    return ms;
+  };
+  const sweepBudget = wanted('sweep') ? budget('sweep') : 0;
+  const sweep = !wanted('sweep') ? undefined : await section('1. sweep cost vs per-run polling', sweepBudget, results, () => sweepSection(say, sweepBudget));
   if (sweep) {
     results.sweep = sweep;
     sweepTables(sweep, results.figures);
@@ -148,7 +165,8 @@ async function main(): Promise<void> {
 
   const orch: OrchestrationResult[] = [];
   for (const mode of wanted('orchestration') ? (['callback', 'timer'] as const) : []) {
-    const r = await section(`2. orchestration, ${mode === 'callback' ? 'completion callback' : 'timer only (SWEEP_SCHEDULE every 2 s)'}`, SECTION_BUDGET_MS.orchestration, results, () => orchestration(mode, SECTION_BUDGET_MS.orchestration));
+    const ms = budget(mode === 'callback' ? 'orchestrationCallback' : 'orchestrationTimer');
+    const r = await section(`2. orchestration, ${mode === 'callback' ? 'completion callback' : 'timer only (SWEEP_SCHEDULE every 2 s)'}`, ms, results, () => orchestration(mode, ms));
     if (r) orch.push(r);
   }
   if (orch.length) {
@@ -171,7 +189,7 @@ async function main(): Promise<void> {
     for (const r of orch) say(`${r.mode}: ${cpuLine(r.cpu)}`);
   }
 
-  const ap = !wanted('approvals') ? undefined : await section('3. approvals', SECTION_BUDGET_MS.approvals, results, approvals);
+  const ap = !wanted('approvals') ? undefined : await section('3. approvals', budget('approvals'), results, approvals);
   if (ap) {
     results.approvals = ap;
     say(table([
@@ -189,9 +207,9 @@ async function main(): Promise<void> {
     });
   }
 
-  const handOffMs = Math.min(180_000, Math.max(SECTION_BUDGET_MS.queueHandOff, TOTAL_BUDGET_MS - (Date.now() - t0) - SECTION_BUDGET_MS.queueEnqueue - 15_000));
-  const q = !wanted('queue') ? undefined : await section('4. queue hand-off', SECTION_BUDGET_MS.queueEnqueue + handOffMs, results, () =>
-    queue({ enqueueMs: SECTION_BUDGET_MS.queueEnqueue, handOffMs }));
+  const handOffMs = wanted('queue') ? budget('queue') : 0;
+  const q = !wanted('queue') ? undefined : await section('4. queue hand-off', QUEUE_ENQUEUE_MS + handOffMs, results, () =>
+    queue({ enqueueMs: QUEUE_ENQUEUE_MS, handOffMs }));
   if (q) {
     results.queue = q;
     say(table([
