@@ -4,7 +4,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { AcsMailer } from './adapters/acs-mailer';
 import { ArmFactory } from './adapters/arm-factory';
 import { OutboxMailer } from './adapters/outbox-mailer';
-import { consoleLogger, contextLogger, CryptoIds, SystemClock } from './adapters/system';
+import { consoleLogger, contextLogger, crashPoints, CryptoIds, SystemClock } from './adapters/system';
 import { TableStorageTables, type StorageTarget } from './adapters/table-storage';
 import { coreSettings, loadSettings, type AppSettings } from './config';
 import type { Deps } from './core/deps';
@@ -40,6 +40,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
     ids: new CryptoIds(),
     sleep,
     settings: coreSettings(s),
+    ...(s.CONDUCTOR_CRASH_AT ? { crash: crashPoints(s.CONDUCTOR_CRASH_AT) } : {}),
   };
 }
 

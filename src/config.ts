@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CoreSettings } from './core/deps';
+import { CRASH_STEPS } from './core/crash';
 import { Guid } from './core/names';
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
@@ -33,6 +34,12 @@ const Settings = z
     ADF_WRITES_PER_SECOND: int(8, 1, 1000),
     ADF_WRITE_BURST: int(100, 1, 1000),
     EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
+    /** Test-only: `step:N[,step:N]` kills the process at a named crash point (src/core/crash.ts). */
+    CONDUCTOR_CRASH_AT: z
+      .string()
+      .regex(/^(\w+(:\d+)?)(,\w+(:\d+)?)*$/, 'step or step:N, separated by commas')
+      .refine((v) => v.split(',').every((p) => (CRASH_STEPS as readonly string[]).includes(p.split(':')[0] as string)), `each step is one of ${CRASH_STEPS.join(', ')}`)
+      .optional(),
   })
   .superRefine((s, ctx) => {
     if (!s.CONDUCTOR_STORAGE && !s.AzureWebJobsStorage)

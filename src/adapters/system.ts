@@ -44,3 +44,26 @@ export const consoleLogger = (quiet = false) =>
 /** Logs through a Functions InvocationContext (so the host correlates them with the invocation). */
 export const contextLogger = (ctx: { log(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }) =>
   new LineLogger((level, line) => (level === 'info' ? ctx.log(line) : level === 'warn' ? ctx.warn(line) : ctx.error(line)));
+
+/**
+ * The crash points of `CONDUCTOR_CRASH_AT` (`step:N`, several separated by commas): SIGKILL this process the
+ * N-th time `step` is reached. Undefined (no hook at all) when the setting is absent.
+ */
+export function crashPoints(setting: string | undefined, kill: () => void = () => process.kill(process.pid, 'SIGKILL')): ((step: string) => void) | undefined {
+  if (!setting) return undefined;
+  const targets = new Map<string, number>();
+  for (const part of setting.split(',')) {
+    const m = /^\s*(\w+)(?::(\d+))?\s*$/.exec(part);
+    if (!m) throw new Error(`CONDUCTOR_CRASH_AT: '${part}' is not step or step:N`);
+    targets.set(m[1] as string, Number(m[2] ?? 1));
+  }
+  const seen = new Map<string, number>();
+  return (step) => {
+    const n = (seen.get(step) ?? 0) + 1;
+    seen.set(step, n);
+    if (targets.get(step) === n) {
+      process.stderr.write(`CONDUCTOR_CRASH_AT: crashing at ${step}:${n}\n`);
+      kill();
+    }
+  };
+}

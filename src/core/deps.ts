@@ -34,6 +34,8 @@ export interface Deps {
   ids: Ids;
   sleep: Sleep;
   settings: CoreSettings;
+  /** Test-only crash points (see crash.ts); absent in production. */
+  crash?: (step: import('./crash').CrashStep) => void;
 }
 
 export const defaultCoreSettings: CoreSettings = {
