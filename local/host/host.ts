@@ -52,6 +52,27 @@ function compile(fn: HttpFunction): Route {
 const resolveSetting = (schedule: string, settings: Record<string, string | undefined>) =>
   schedule.replace(/%(\w+)%/g, (_, k: string) => settings[k] ?? (k === 'SWEEP_SCHEDULE' ? '*/30 * * * * *' : ''));
 
+/** The request's absolute URL; a Host header that is not a host falls back to the listening address. */
+function requestUrl(path: string, host: string | undefined): URL | undefined {
+  for (const base of [`http://${host ?? '127.0.0.1'}`, 'http://127.0.0.1']) {
+    try {
+      return new URL(path, base);
+    } catch {
+      // try the next base
+    }
+  }
+  return undefined;
+}
+
+/** decodeURIComponent, or undefined for malformed percent-encoding (`%E0%A4%A`). */
+export function decodeSegment(v: string): string | undefined {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return undefined;
+  }
+}
+
 async function send(res: http.ServerResponse, init: HttpResponseInit | HttpResponse, head: boolean) {
   const r = init instanceof HttpResponse ? init : new HttpResponse(init);
   const body = Buffer.from(await r.arrayBuffer());
@@ -88,17 +109,22 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     req.on('end', () => {
       void (async () => {
         try {
-          const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+          const url = requestUrl(req.url ?? '/', req.headers.host);
+          if (!url) return void (await send(res, problemResponse(problem(400, 'MalformedUrl', 'The request URL is not valid.')), false));
           const method = (req.method ?? 'GET').toUpperCase();
           const matches = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
           if (matches.length === 0) return void (await send(res, problemResponse(problem(404, 'RouteNotFound', `No route ${url.pathname}`)), false));
           const hit = matches.find((x) => x.r.fn.methods.includes(method as never) || (method === 'HEAD' && x.r.fn.methods.includes('GET')));
           if (!hit) return void (await send(res, problemResponse(problem(405, 'MethodNotAllowed', `${method} is not allowed here`)), false));
           const params: Record<string, string> = {};
-          hit.r.names.forEach((n, i) => {
+          for (const [i, n] of hit.r.names.entries()) {
             const v = hit.m?.[i + 1];
-            if (v !== undefined) params[n] = decodeURIComponent(v);
-          });
+            if (v === undefined) continue;
+            const decoded = decodeSegment(v);
+            // Like the Functions host, a segment that is not valid percent-encoding is the caller's mistake.
+            if (decoded === undefined) return void (await send(res, problemResponse(problem(400, 'MalformedUrl', `The path segment for '${n}' is not valid percent-encoding.`)), false));
+            params[n] = decoded;
+          }
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
           const body = Buffer.concat(chunks);

@@ -24,7 +24,7 @@ export const emulatorCredential: TokenCredential = {
 };
 
 const PAGE_GUARD = 10_000;
-/** A createRun is abandoned (and reconciled) after this long, well inside a claim's lease (ATTEMPT_LEASE_SECONDS). */
+/** A createRun is abandoned (and reconciled) after this long; a claim's lease covers it (runs/start.ts attemptLeaseSeconds). */
 const START_TIMEOUT_MS = 60_000;
 
 /** Maps ARM/SDK errors to the port's errors. SDK messages never reach callers. */
@@ -60,7 +60,10 @@ export class ArmFactory implements Factory {
   private readonly credentials = new Map<string, TokenCredential>();
   private readonly ca: string | undefined;
 
+  readonly startTimeoutSeconds: number;
+
   constructor(private readonly options: ArmFactoryOptions = {}) {
+    this.startTimeoutSeconds = Math.ceil((options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000);
     this.ca = options.caCert ?? (options.caCertFile ? fs.readFileSync(options.caCertFile, 'utf8') : undefined);
   }
 
@@ -99,7 +102,7 @@ export class ArmFactory implements Factory {
     try {
       const res = await this.client(t).write.pipelines.createRun(t.resourceGroup, t.factory, t.pipeline, {
         parameters,
-        abortSignal: AbortSignal.timeout(this.options.startTimeoutMs ?? START_TIMEOUT_MS),
+        abortSignal: AbortSignal.timeout(this.startTimeoutSeconds * 1000),
         ...(options?.recovery
           ? { referencePipelineRunId: options.recovery.referencePipelineRunId, isRecovery: true, startFromFailure: options.recovery.startFromFailure }
           : {}),

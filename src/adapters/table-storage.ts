@@ -2,7 +2,7 @@ import { RestError, TableClient, TableServiceClient, odata, type TableEntity, ty
 import type { TokenCredential } from '@azure/core-auth';
 import { Conflict, NotFound, Throttled, Unavailable } from '../core/errors';
 import { retryAfterOf } from './http-errors';
-import type { Props, RangeQuery, Row, Table, TableName, Tables, TxOp } from '../core/ports';
+import { isTableKey, type Props, type RangeQuery, type Row, type Table, type TableName, type Tables, type TxOp } from '../core/ports';
 
 /** Where the tables live: a connection string (Azurite, keys) or an endpoint URL plus a credential. */
 export type StorageTarget = { connectionString: string } | { endpoint: string; credential: TokenCredential };
@@ -28,6 +28,11 @@ export function mapStorageError(e: unknown): Error {
     if (status === undefined || status >= 500) return new Unavailable(`storage unavailable (${status ?? 'network'})`, retryAfterOf(e) || 1);
   }
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** A key Table Storage cannot hold is a bug of ours (ids are validated first): never sent. */
+export function mustBeKeys(...keys: string[]): void {
+  for (const k of keys) if (!isTableKey(k)) throw new Error(`not a valid table key (${k.length} characters)`);
 }
 
 /** One table on Azure Table Storage / Azurite. Every write is conditional. */
@@ -56,6 +61,7 @@ export class TableStorageTable implements Table {
   }
 
   async get(partitionKey: string, rowKey: string): Promise<Row | undefined> {
+    if (!isTableKey(partitionKey) || !isTableKey(rowKey)) return undefined;
     try {
       const e = await this.call(() => this.client.getEntity<Record<string, unknown>>(partitionKey, rowKey));
       return { partitionKey, rowKey, etag: String(e.etag), props: toProps(e) };
@@ -66,22 +72,26 @@ export class TableStorageTable implements Table {
   }
 
   async insert(partitionKey: string, rowKey: string, props: Props): Promise<Row> {
+    mustBeKeys(partitionKey, rowKey);
     const res = await this.call(() => this.client.createEntity({ partitionKey, rowKey, ...props }));
     return { partitionKey, rowKey, etag: String(res.etag), props };
   }
 
   async update(partitionKey: string, rowKey: string, props: Props, etag: string): Promise<Row> {
     if (!etag || etag === '*') throw new Error('update needs the ETag that was read');
+    mustBeKeys(partitionKey, rowKey);
     const res = await this.call(() => this.client.updateEntity({ partitionKey, rowKey, ...props }, 'Replace', { etag }));
     return { partitionKey, rowKey, etag: String(res.etag), props };
   }
 
   async delete(partitionKey: string, rowKey: string, etag: string): Promise<void> {
     if (!etag || etag === '*') throw new Error('delete needs the ETag that was read');
+    mustBeKeys(partitionKey, rowKey);
     await this.call(() => this.client.deleteEntity(partitionKey, rowKey, { etag }));
   }
 
   async query(partitionKey: string, range: RangeQuery = {}): Promise<Row[]> {
+    if (!isTableKey(partitionKey)) return [];
     let filter = odata`PartitionKey eq ${partitionKey}`;
     if (range.from !== undefined) filter += ` and ${odata`RowKey ge ${range.from}`}`;
     if (range.to !== undefined) filter += ` and ${odata`RowKey lt ${range.to}`}`;
@@ -122,6 +132,7 @@ export class TableStorageTable implements Table {
   async transact(partitionKey: string, ops: TxOp[]): Promise<void> {
     if (ops.length === 0) return;
     if (ops.length > 100) throw new Error('a transaction holds at most 100 operations');
+    mustBeKeys(partitionKey, ...ops.map((op) => op.rowKey));
     const actions: TransactionAction[] = ops.map((op) => {
       const entity: TableEntity = { partitionKey, rowKey: op.rowKey, ...op.props };
       return op.kind === 'insert' ? ['create', entity] : ['update', entity, 'Replace', { etag: op.etag }];

@@ -172,3 +172,67 @@ function childAt(s: z.core.$ZodType, seg: Segment): z.core.$ZodType | undefined 
   if (def.type === 'record') return def.valueType;
   return undefined;
 }
+
+/** How deep a request body or metadata document may nest (objects and arrays). */
+export const MAX_NESTING = 64;
+/** Keys that would reach an object's prototype: refused anywhere, since a parser or spread drops them silently. */
+const FORBIDDEN_KEYS = new Set(['__proto__']);
+
+/**
+ * Every structural problem of a parsed document: nesting past MAX_NESTING (one problem, at the first
+ * place it happens) and each `__proto__` key. Iterative, so no input can exhaust the stack.
+ */
+export function structureProblems(value: unknown, maxNesting = MAX_NESTING): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const stack: Array<{ v: unknown; path: Segment[] }> = [{ v: value, path: [] }];
+  let tooDeep = false;
+  while (stack.length) {
+    const { v, path } = stack.pop() as { v: unknown; path: Segment[] };
+    if (!v || typeof v !== 'object') continue;
+    if (path.length >= maxNesting) {
+      if (!tooDeep) problems.push({ path: formatPath(path.slice(0, maxNesting), 'dotted'), message: `nests deeper than ${maxNesting} levels` });
+      tooDeep = true;
+      continue;
+    }
+    if (Array.isArray(v)) v.forEach((item, i) => stack.push({ v: item, path: [...path, i] }));
+    else
+      for (const key of Object.keys(v)) {
+        if (FORBIDDEN_KEYS.has(key)) problems.push({ path: formatPath([...path, key], 'dotted'), message: `'${key}' is not allowed as a name` });
+        stack.push({ v: (v as Record<string, unknown>)[key], path: [...path, key] });
+      }
+  }
+  return problems;
+}
+
+/**
+ * The nesting of YAML text, estimated before parsing (the parser itself can exhaust memory on a few
+ * kilobytes of `- - - …` or `[[[…`): block levels by indentation and `- `/`? ` markers, plus flow brackets.
+ */
+export function yamlNesting(text: string): number {
+  let max = 0;
+  let flow = 0;
+  const indents: number[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const trimmed = line.trimStart();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    let indent = line.length - trimmed.length;
+    if (flow === 0) {
+      while (indents.length && (indents[indents.length - 1] as number) >= indent) indents.pop();
+      indents.push(indent);
+      const markers = /^(?:[-?:][ \t]+)+/.exec(trimmed)?.[0] ?? '';
+      for (const ch of markers) if (ch === '-' || ch === '?' || ch === ':') indents.push(++indent);
+    }
+    let quote = '';
+    for (const ch of trimmed) {
+      if (quote) {
+        if (ch === quote) quote = '';
+      } else if (ch === '"' || ch === "'") quote = ch;
+      else if (ch === '#' ) break;
+      else if (ch === '[' || ch === '{') flow++;
+      else if ((ch === ']' || ch === '}') && flow > 0) flow--;
+      max = Math.max(max, indents.length + flow);
+    }
+    max = Math.max(max, indents.length + flow);
+  }
+  return max;
+}

@@ -64,6 +64,8 @@ export interface StartOptions {
  * Throttled (429, nothing happened), Unavailable (5xx/network: a write's outcome is unknown).
  */
 export interface Factory {
+  /** How long a createRun may be in flight before the client abandons it (its outcome is then unknown). */
+  readonly startTimeoutSeconds: number;
   /** createRun. Never retried blindly: an Unavailable here must be reconciled, not repeated. */
   start(target: PipelineTarget, parameters: Record<string, unknown>, options?: StartOptions): Promise<{ runId: string }>;
   /** pipelineRuns.get */
@@ -105,9 +107,18 @@ export interface RangeQuery {
 }
 
 /**
+ * Whether Table Storage can hold `s` as a PartitionKey or RowKey: 1 to 512 UTF-16 units (1 KiB), well-formed,
+ * without `/ \ # ?` or control characters. Request-supplied ids are checked against this before they become keys.
+ */
+export function isTableKey(s: string): boolean {
+  return s.length >= 1 && s.length <= 512 && s.isWellFormed() && !/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(s);
+}
+
+/**
  * One table of Table Storage. Every state transition is conditional:
  * `insert` fails with Conflict on a duplicate key, `update`/`delete` with Conflict on a stale ETag.
  * `delete`/`update` of a missing row raise NotFound.
+ * A key that is not `isTableKey` finds nothing (`get` undefined, `query` no rows) and cannot be written (Error).
  */
 export interface Table {
   readonly name: string;

@@ -4,7 +4,7 @@ import { NAME_LIMITS } from '../core/names';
 import { parseMetadataText } from '../http/metadata-text';
 import { applyMetadata, currentMetadata } from '../core/orchestration/metadata-store';
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
-import { json, parseBody, readText, respond, validate } from '../http/respond';
+import { json, parseBody, plainText, readText, respond, validate } from '../http/respond';
 import { toLoadedExecutionView } from '../http/views/executions';
 import { httpFunction } from './define';
 
@@ -31,7 +31,7 @@ export const GetMetadata = httpFunction({
     respond(ctx, async () => {
       const stored = await currentMetadata(deps(ctx));
       if (!stored) throw notFound('MetadataNotFound', 'No orchestration metadata is stored yet: PUT /api/metadata first.');
-      if (req.query.get('format') === 'source') return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: stored.source };
+      if (req.query.get('format') === 'source') return plainText(200, stored.source);
       return json(200, { version: stored.version, updatedAt: stored.updatedAt, metadata: stored.metadata });
     }),
 });

@@ -36,7 +36,7 @@ export function problem(status: number, code: string, detail: string, errors?: F
 }
 
 export function problemResponse(p: Problem, retryAfter?: number): HttpResponseInit {
-  const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
   if (retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter)));
   return { status: p.status, headers, body: JSON.stringify(p) };
 }

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ZodType } from 'zod';
 import { malformedJson, payloadTooLarge, validationFailed } from '../core/errors';
-import { issuesToProblems } from '../core/field-problems';
+import { issuesToProblems, structureProblems } from '../core/field-problems';
 import { problemResponse, toProblem } from './problem';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -16,8 +16,16 @@ export async function respond(ctx: InvocationContext, fn: () => Promise<HttpResp
   }
 }
 
+/** Headers of every API answer: never cached, never sniffed into another type (a caller's text is echoed back). */
+export const API_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...API_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** Plain text, e.g. the stored metadata source. */
+export function plainText(status: number, body: string): HttpResponseInit {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...API_HEADERS }, body };
 }
 
 /** Reads the body as text, refusing more than MAX_BODY_BYTES. */
@@ -29,13 +37,18 @@ export async function readText(req: HttpRequest): Promise<string> {
   return text;
 }
 
+/** JSON text → value; 400 MalformedJson, or ValidationFailed for nesting past MAX_NESTING and `__proto__` keys. */
 export function parseJsonText(text: string): unknown {
   if (text.trim() === '') return {};
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw malformedJson();
   }
+  const problems = structureProblems(value);
+  if (problems.length) throw validationFailed(problems);
+  return value;
 }
 
 /** Paths as docs/errors.md shows them (`parameters.a-b`); messages from the one issue mapper. */

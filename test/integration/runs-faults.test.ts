@@ -14,6 +14,7 @@ const graceElapsed = () => new Promise((r) => setTimeout(r, 1100)); // RECONCILE
 function withFailingQueries(real: Factory, failures: number): Factory {
   let left = failures;
   return {
+    startTimeoutSeconds: real.startTimeoutSeconds,
     start: (t, p, o) => real.start(t, p, o),
     getRun: (f, id) => real.getRun(f, id),
     cancel: (f, id) => real.cancel(f, id),

@@ -23,6 +23,17 @@ describe.each(implementations)('Table contract: %s', (_name, make) => {
     expect(got?.etag).toBe(row.etag);
   });
 
+  it.each(['a/b', 'a\\b', 'a#b', 'a?b', 'a\u0000b', '\ud800', 'x'.repeat(513), ''])('when a key Table Storage cannot hold (%j) is used, then reads find nothing and writes refuse it, quickly', async (bad) => {
+    const t = tables.table('Runs');
+    const t0 = Date.now();
+    expect(await t.get(bad, 'r')).toBeUndefined();
+    expect(await t.get('p', bad)).toBeUndefined();
+    expect(await t.query(bad)).toEqual([]);
+    await expect(t.insert('p', bad, { a: 'x' })).rejects.toThrow(/not a valid table key/);
+    await expect(t.transact('p', [{ kind: 'insert', rowKey: bad, props: {} }])).rejects.toThrow(/not a valid table key/);
+    expect(Date.now() - t0).toBeLessThan(2000); // never a retry loop against the service
+  });
+
   it('when a key is inserted twice, then the second insert is a Conflict', async () => {
     const t = tables.table('Runs');
     await t.insert('p', 'dup', { a: '1' });

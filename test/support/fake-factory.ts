@@ -23,6 +23,8 @@ interface FakeRun extends RunUpdate {
 export class FakeFactory implements Factory {
   readonly runs: FakeRun[] = [];
   readonly calls = { start: 0, getRun: 0, changedRuns: 0, cancel: 0 };
+  /** As ArmFactory's default: a createRun is abandoned after 60 s. */
+  startTimeoutSeconds = 60;
   /** Outcomes of the next createRun calls, in order; `ok` once exhausted. */
   startScript: StartOutcome[] = [];
   /** The `Retry-After` of a `throttled` start, in seconds. */

@@ -1,5 +1,6 @@
 import { Conflict, NotFound } from '../../src/core/errors';
-import type { Props, RangeQuery, Row, Table, TableName, Tables, TxOp } from '../../src/core/ports';
+import { isTableKey, type Props, type RangeQuery, type Row, type Table, type TableName, type Tables, type TxOp } from '../../src/core/ports';
+import { mustBeKeys } from '../../src/adapters/table-storage';
 
 let etagSeq = 0;
 const nextEtag = () => `W/"mem-${++etagSeq}"`;
@@ -20,11 +21,13 @@ export class InMemoryTable implements Table {
 
   async get(pk: string, rk: string): Promise<Row | undefined> {
     await Promise.resolve();
+    if (!isTableKey(pk) || !isTableKey(rk)) return undefined;
     const r = this.parts.get(pk)?.get(rk);
     return r && this.copy(r);
   }
   async insert(pk: string, rk: string, props: Props): Promise<Row> {
     await Promise.resolve();
+    mustBeKeys(pk, rk);
     const p = this.part(pk);
     if (p.has(rk)) throw new Conflict('duplicate');
     const row = { partitionKey: pk, rowKey: rk, etag: nextEtag(), props: { ...props } };
@@ -49,6 +52,7 @@ export class InMemoryTable implements Table {
   }
   async query(pk: string, range: RangeQuery = {}): Promise<Row[]> {
     await Promise.resolve();
+    if (!isTableKey(pk)) return [];
     const rows = [...(this.parts.get(pk)?.values() ?? [])]
       .filter((r) => (range.from === undefined || r.rowKey >= range.from) && (range.to === undefined || r.rowKey < range.to))
       .sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0))
@@ -69,6 +73,7 @@ export class InMemoryTable implements Table {
   async transact(pk: string, ops: TxOp[]): Promise<void> {
     await Promise.resolve();
     if (ops.length > 100) throw new Error('a transaction holds at most 100 operations');
+    mustBeKeys(pk, ...ops.map((op) => op.rowKey));
     const p = this.part(pk);
     const seen = new Set<string>();
     for (const op of ops) {

@@ -18,6 +18,7 @@ import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, Throttled, Unavailable } from '../errors';
 import type { PipelineTarget, RunUpdate, StartOptions } from '../ports';
 import { retryOnConflict } from '../retry';
+import { reach } from '../crash';
 import { addSeconds, iso } from '../util';
 import { factoryOf, sameParams, type Owner, type TrackedRun } from './model';
 import { writePacer } from './pacing';
@@ -55,12 +56,15 @@ export type Step =
   | { kind: 'reconcile'; run: TrackedRun; opts: ReconcileOptions }
   | { kind: 'done'; run: TrackedRun };
 
+/** Beyond the factory's own createRun timeout: the record write after the answer, and clock skew between instances. */
+export const LEASE_MARGIN_SECONDS = 15;
 /**
- * How long a createRun attempt may be in flight. The Functions host stops an invocation after its
- * functionTimeout (5 min, host.json) and ArmFactory aborts a createRun long before that.
+ * How long a createRun attempt may be in flight: the factory client's own timeout (ArmFactory: 60 s) plus a
+ * margin. A claim orphaned by a crash is therefore reconciled about a minute and a quarter later, not after
+ * the Functions timeout. The attempt renews the lease if pacing made it wait (see `attempt`).
  */
-export const ATTEMPT_LEASE_SECONDS = 300;
-const leaseEnd = (deps: Deps) => iso(addSeconds(deps.clock.now(), ATTEMPT_LEASE_SECONDS));
+export const attemptLeaseSeconds = (deps: Pick<Deps, 'factory'>) => deps.factory.startTimeoutSeconds + LEASE_MARGIN_SECONDS;
+const leaseEnd = (deps: Deps) => iso(addSeconds(deps.clock.now(), attemptLeaseSeconds(deps)));
 const leaseHeld = (deps: Deps, run: TrackedRun) => run.leaseUntil !== undefined && run.leaseUntil > iso(deps.clock.now());
 
 /** Claim → attempt → …, for a new start. */
@@ -146,11 +150,23 @@ export async function claim(deps: Deps, store: RunStore, req: StartRequest): Pro
 
 /** attempt: one createRun, paced to ARM's write budget. */
 export async function attempt(deps: Deps, store: RunStore, step: Extract<Step, { kind: 'attempt' }>): Promise<Step> {
-  const { run, inline } = step;
+  const { inline } = step;
+  let { run } = step;
   await writePacer.take(deps, run.target.subscriptionId);
+  // Pacing may have waited: the lease must still cover the whole createRun, or a reconciler could start it too.
+  if (!run.leaseUntil || run.leaseUntil < iso(addSeconds(deps.clock.now(), deps.factory.startTimeoutSeconds + 5))) {
+    try {
+      run = await store.save({ ...run, leaseUntil: leaseEnd(deps) });
+    } catch (e) {
+      if (!(e instanceof Conflict)) throw e;
+      return { kind: 'done', run: (await store.get(run.trackId)) ?? run }; // someone else moved the claim on
+    }
+  }
+  reach(deps, 'afterClaim');
   try {
     const { runId } = await deps.factory.start(run.target, run.parameters, run.recovery ? { recovery: run.recovery } : undefined);
     deps.log.info('run started', { trackId: run.trackId, runId, pipeline: run.target.pipeline, attempt: run.attempt });
+    reach(deps, 'afterCreateRun');
     return { kind: 'record', run, runId };
   } catch (e) {
     if (e instanceof Throttled) await writePacer.throttled(deps, run.target.subscriptionId, e.retryAfter);
@@ -199,6 +215,7 @@ export async function record(deps: Deps, store: RunStore, step: Extract<Step, { 
     },
   );
   await store.mirror(saved, iso(deps.clock.now()));
+  reach(deps, 'afterRecord');
   return { kind: 'done', run: saved };
 }
 

@@ -1,6 +1,6 @@
 import { NotFound, Rejected, Throttled, Unavailable } from '../../../src/core/errors';
 import { observeAndSettle } from '../../../src/core/runs/observe';
-import { reconcileClaim, startTrackedRun, type StartRequest } from '../../../src/core/runs/start';
+import { attempt, attemptLeaseSeconds, claim, reconcileClaim, startTrackedRun, type StartRequest } from '../../../src/core/runs/start';
 import { RunStore } from '../../../src/core/runs/store';
 import { UNIT_FACTORY, unitDeps } from '../../support/fake-factory';
 
@@ -176,5 +176,28 @@ describe('startTrackedRun', () => {
     const again = await reconcileClaim(d, 'done', { mayRestart: true, force: true });
     expect(again.runId).toBe(res.run.runId);
     expect(d.factory.calls.start).toBe(1);
+  });
+
+  it('when the host died between the claim and createRun, then the sweep starts it once the lease (createRun timeout + margin) lapses, not after 5 minutes', async () => {
+    const d = unitDeps();
+    const store = new RunStore(d);
+    const claimed = await claim(d, store, keyed('orphan'));
+    expect(attemptLeaseSeconds(d)).toBe(d.factory.startTimeoutSeconds + 15);
+    await sweepLater(d, 40_000); // past the grace period, inside the lease: an attempt may still be in flight
+    expect(d.factory.runs).toHaveLength(0);
+    await sweepLater(d, 40_000); // 80 s: the lease has lapsed
+    expect(d.factory.runs).toHaveLength(1);
+    expect((await store.get(claimed.run.trackId))?.runId).toBe(d.factory.runs[0]?.runId);
+  });
+
+  it('when pacing held an attempt past most of its lease, then the lease is renewed before createRun', async () => {
+    const d = unitDeps();
+    const store = new RunStore(d);
+    const claimed = await claim(d, store, keyed('slow'));
+    d.clock.advance(70_000); // the wait for a write token: 5 s of the lease left
+    const next = await attempt(d, store, { kind: 'attempt', run: claimed.run, inline: true, mayRestartAfter: true });
+    expect(next.kind).toBe('record');
+    const stored = await store.get(claimed.run.trackId);
+    expect(new Date(stored!.leaseUntil!).getTime() - d.clock.now().getTime()).toBe(attemptLeaseSeconds(d) * 1000);
   });
 });
