@@ -34,6 +34,7 @@ const Settings = z
     ADF_WRITES_PER_SECOND: int(8, 1, 1000),
     ADF_WRITE_BURST: int(100, 1, 1000),
     EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
+    OUTBOX_RETRY_SECONDS: int(10, 1, 3600),
     /** Test-only: `step:N[,step:N]` kills the process at a named crash point (src/core/crash.ts). */
     CONDUCTOR_CRASH_AT: z
       .string()
@@ -83,5 +84,6 @@ export function coreSettings(s: AppSettings): CoreSettings {
     armWritesPerSecond: s.ADF_WRITES_PER_SECOND,
     armWriteBurst: s.ADF_WRITE_BURST,
     executionRetentionDays: s.EXECUTION_RETENTION_DAYS,
+    outboxRetrySeconds: s.OUTBOX_RETRY_SECONDS,
   };
 }

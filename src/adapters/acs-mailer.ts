@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeyCredential, TokenCredential } from '@azure/core-auth';
 import { EmailClient, type EmailClientOptions, type EmailMessage } from '@azure/communication-email';
 import { Rejected, Throttled, Unavailable } from '../core/errors';
-import type { Logger, MailMessage, Mailer } from '../core/ports';
+import type { Logger, MailMessage, Mailer, SendOptions } from '../core/ports';
 import { retryAfterOf, statusCodeOf } from './http-errors';
 
 export interface AcsMailerOptions {
@@ -60,8 +60,13 @@ export class AcsMailer implements Mailer {
     this.logger = options.logger;
   }
 
-  async send(message: MailMessage): Promise<{ id: string }> {
-    const operationId = randomUUID();
+  async send(message: MailMessage, options?: SendOptions): Promise<{ id: string }> {
+    // The durable outbox's key makes every resend of one message the same ACS operation.
+    const operationId = options?.idempotencyKey ?? randomUUID();
+    const repeatability = {
+      'Repeatability-Request-Id': operationId,
+      'Repeatability-First-Sent': (options?.firstAttemptAt ?? new Date()).toUTCString(),
+    };
     const email: EmailMessage = {
       senderAddress: this.sender,
       content: { subject: message.subject, plainText: message.text, html: message.html },
@@ -75,6 +80,7 @@ export class AcsMailer implements Mailer {
     try {
       const poller = await this.client.beginSend(email, {
         operationId,
+        requestOptions: { customHeaders: repeatability },
         onResponse: (raw) => {
           if (raw.request.method === 'POST' && raw.status >= 200 && raw.status < 300) {
             acceptedId = idOf(raw.parsedBody) ?? raw.headers.get('operation-id') ?? operationId;
@@ -93,6 +99,16 @@ export class AcsMailer implements Mailer {
       const mapped = mapError(e);
       this.logger?.warn('email not accepted', { operationId, error: mapped.name, code: errorCode(e) });
       throw mapped;
+    }
+  }
+
+  /** Whether ACS knows an operation with this id (it accepted that message), past the repeatability window. */
+  async accepted(idempotencyKey: string): Promise<boolean> {
+    try {
+      return (await this.deliveryStatus(idempotencyKey)) !== 'Failed';
+    } catch (e) {
+      if (statusCodeOf(e) === 404 || (e instanceof Rejected && /404|NotFound/i.test(`${e.upstreamCode} ${e.message}`))) return false;
+      throw e;
     }
   }
 

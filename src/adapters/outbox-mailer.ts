@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type { Clock, MailMessage, Mailer } from '../core/ports';
+import type { Clock, MailMessage, Mailer, SendOptions } from '../core/ports';
 
 export interface OutboxEntry {
   id: string;
@@ -42,8 +42,13 @@ export class OutboxMailer implements Mailer {
     this.from = options.from ?? 'adf-conductor <no-reply@adf-conductor.local>';
   }
 
-  async send(message: MailMessage): Promise<{ id: string }> {
-    const id = randomUUID();
+  /**
+   * With an idempotency key the files are named after it, and a resend of the same key writes nothing
+   * (as ACS dedupes a repeated request): the durable outbox may send again after a crash.
+   */
+  async send(message: MailMessage, options?: SendOptions): Promise<{ id: string }> {
+    const id = options?.idempotencyKey ?? randomUUID();
+    if (options && (await this.accepted(id))) return { id };
     const now = this.clock.now();
     const entry: OutboxEntry = {
       id,
@@ -61,6 +66,15 @@ export class OutboxMailer implements Mailer {
     await writeFile(`${base}.json.tmp`, JSON.stringify(entry, null, 2), 'utf8');
     await rename(`${base}.json.tmp`, `${base}.json`);
     return { id };
+  }
+
+  async accepted(idempotencyKey: string): Promise<boolean> {
+    try {
+      return (await readdir(this.dir)).some((n) => n.endsWith(`_${idempotencyKey}.json`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 }
 

@@ -18,9 +18,11 @@ export type CrashStep =
   /** pauses: the decision is written, the continuation not started yet. */
   | 'afterPauseDecision'
   /** an outcome is written, its email not delivered yet. */
-  | 'afterOutcome';
+  | 'afterOutcome'
+  /** outbox: the provider accepted the email, the delivery is not recorded yet. */
+  | 'afterSend';
 
-export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome'];
+export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome', 'afterSend'];
 
 /** Where a crash may happen. A no-op unless the process was started with a crash point. */
 export function reach(deps: Pick<Deps, 'crash'>, step: CrashStep): void {

@@ -21,6 +21,8 @@ export interface CoreSettings {
   /** Writes that may go at once after a quiet spell (ARM's write bucket holds 200). */
   armWriteBurst: number;
   executionRetentionDays: number;
+  /** The outbox's first retry delay; each next one doubles (capped at 30 minutes). */
+  outboxRetrySeconds: number;
 }
 
 /** Everything a use case may touch. Built once per process by src/composition.ts. */
@@ -49,4 +51,5 @@ export const defaultCoreSettings: CoreSettings = {
   armWritesPerSecond: 8,
   armWriteBurst: 100,
   executionRetentionDays: 90,
+  outboxRetrySeconds: 10,
 };

@@ -152,6 +152,7 @@ export type TableName =
   | 'Queues'
   | 'ActiveQueues'
   | 'Idempotency'
+  | 'Outbox'
   | 'Sweep';
 
 // ---- Mail, time, logs ------------------------------------------------------------------
@@ -164,9 +165,19 @@ export interface MailMessage {
   text: string;
 }
 
+/** Makes a resend of the same message a no-op at the provider. */
+export interface SendOptions {
+  /** A UUID, the same for every attempt of one message (ACS `Operation-Id` and `Repeatability-Request-Id`). */
+  idempotencyKey: string;
+  /** When the first attempt was made (ACS `Repeatability-First-Sent`). */
+  firstAttemptAt: Date;
+}
+
 export interface Mailer {
   /** Queues a message for delivery; resolves when the provider accepted it (not when delivered). */
-  send(message: MailMessage): Promise<{ id: string }>;
+  send(message: MailMessage, options?: SendOptions): Promise<{ id: string }>;
+  /** Whether the provider already accepted a message sent with this idempotency key (past its repeatability window). */
+  accepted?(idempotencyKey: string): Promise<boolean>;
 }
 
 export interface RenderedEmail {

@@ -1,17 +1,30 @@
 import { Unavailable } from '../../src/core/errors';
-import type { Logger, MailMessage, Mailer } from '../../src/core/ports';
+import type { Logger, MailMessage, Mailer, SendOptions } from '../../src/core/ports';
 
-/** Keeps every message; `failNext` makes the next send fail as a provider outage. */
+/**
+ * Keeps every message; `failNext` makes the next send fail as a provider outage, `failures` the next n.
+ * Like ACS within its repeatability window, a resend with an idempotency key already accepted is not kept twice.
+ */
 export class RecordingMailer implements Mailer {
   readonly sent: MailMessage[] = [];
+  readonly keys = new Set<string>();
+  attempts = 0;
   failNext = false;
-  async send(m: MailMessage): Promise<{ id: string }> {
-    if (this.failNext) {
+  failures = 0;
+  async send(m: MailMessage, options?: SendOptions): Promise<{ id: string }> {
+    this.attempts++;
+    if (this.failNext || this.failures > 0) {
       this.failNext = false;
+      this.failures = Math.max(0, this.failures - 1);
       throw new Unavailable('mail provider down');
     }
+    if (options && this.keys.has(options.idempotencyKey)) return { id: options.idempotencyKey };
+    if (options) this.keys.add(options.idempotencyKey);
     this.sent.push(m);
-    return { id: `mail-${this.sent.length}` };
+    return { id: options?.idempotencyKey ?? `mail-${this.sent.length}` };
+  }
+  async accepted(key: string): Promise<boolean> {
+    return this.keys.has(key);
   }
 }
 

@@ -7,7 +7,9 @@ import { startTrackedRun } from '../runs/start';
 import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
-import { sendExecutionAlert } from './alerts';
+import { recordExecutionAlert } from './alerts';
+import { deliver } from '../outbox/outbox';
+import { reach } from '../crash';
 import { currentMetadata } from './metadata-store';
 import { workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
 import { isTerminalWorker, plan, type WorkerStatus } from './rules';
@@ -48,10 +50,14 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
   const store = new ExecutionStore(deps);
   for (let pass = 0; pass < 20; pass++) {
     const loaded = await store.load(executionId);
-    if (!loaded) return;
+    if (!loaded) {
+      // Marked active, but its head was never written (a crash inside the start): drop the mark once surely dead.
+      await store.unmarkActiveBefore(executionId, iso(addSeconds(deps.clock.now(), -ORPHAN_ACTIVE_SECONDS)));
+      return;
+    }
     const { execution: e, workers } = loaded;
     if (e.status !== 'Running') {
-      await store.unmarkActive(executionId);
+      await closeExecution(deps, store, e);
       return;
     }
     let changed = await recoverStarting(deps, store, e, workers);
@@ -223,9 +229,38 @@ async function finishExecution(deps: Deps, store: ExecutionStore, e: Execution, 
     throw err;
   }
   deps.log.info('execution finished', { executionId: e.executionId, status: outcome });
-  await releaseBatch(deps, done);
+  reach(deps, 'afterOutcome');
+  await closeExecution(deps, store, done);
+}
+
+/** An active mark without an execution head is dropped after this long (the start that wrote it died). */
+const ORPHAN_ACTIVE_SECONDS = 300;
+
+/**
+ * Everything an ended execution still owes, idempotent and in an order that survives a crash at any line:
+ * a cancel's open workers are cancelled, the batch lock records the outcome, the alert is recorded in the
+ * outbox; only then is the execution dropped from the active index (until then every pass comes back here).
+ * The alert is then delivered at once; the sweep retries it if that fails.
+ */
+export async function closeExecution(deps: Deps, store: ExecutionStore, e: Execution): Promise<void> {
+  if (e.status === 'Cancelled') await cancelOpenWorkers(deps, store, e.executionId);
+  await releaseBatch(deps, e);
+  const alert = await recordExecutionAlert(deps, e);
   await store.unmarkActive(e.executionId);
-  await sendExecutionAlert(deps, done).catch((err: unknown) => deps.log.warn('alert not sent', { executionId: e.executionId, error: (err as Error).name }));
+  if (alert) await deliver(deps, alert).catch((err: unknown) => deps.log.warn('alert not delivered yet; the sweep retries', { executionId: e.executionId, error: (err as Error).name }));
+}
+
+/** Cancels the ADF runs of the workers that are not finished (recursively) and marks them Cancelled. */
+export async function cancelOpenWorkers(deps: Deps, store: ExecutionStore, executionId: string): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    const loaded = await store.load(executionId);
+    const open = (loaded?.workers ?? []).filter((w) => !isTerminalWorker(w.status));
+    if (open.length === 0) return;
+    await mapLimit(open, 8, async (w) => {
+      if (w.runId) await cancelRun(deps, w.target, w.runId).catch((err: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (err as Error).name }));
+      await store.saveWorker(executionId, { ...w, status: 'Cancelled', endedAt: iso(deps.clock.now()) }).catch(ignore(Conflict, NotFound));
+    });
+  }
 }
 
 /** Records the execution's final status on its batch lock (if the lock is still this execution's). */

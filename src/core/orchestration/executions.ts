@@ -1,14 +1,14 @@
+import { reach } from '../crash';
 import type { Deps } from '../deps';
 import { conflict, Conflict, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
 import { refreshRun } from '../runs/api';
 import { isTerminalRun, resolveTarget } from '../runs/model';
-import { cancelRun } from '../runs/pacing';
 import { iso, mapLimit } from '../util';
-import { advanceExecution, releaseBatch } from './advance';
+import { advanceExecution, closeExecution } from './advance';
 import { DEFAULT_FACTORY, isRunnable, stagesOfBatch, type Metadata } from './metadata';
 import { currentMetadata } from './metadata-store';
 import type { Execution, Worker } from './model';
-import { isTerminalWorker, type ExecutionStatus } from './rules';
+import type { ExecutionStatus } from './rules';
 import { ExecutionStore, type Loaded } from './store';
 
 export interface StartExecutionInput {
@@ -93,6 +93,8 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
     throw e;
   }
   const p = md.properties;
+  // Marked active first: a crash after the head is written must still leave the execution to the sweep.
+  await store.markActive(executionId);
   await store.create(
     {
       executionId,
@@ -107,7 +109,6 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
     },
     workers,
   );
-  await store.markActive(executionId);
   deps.log.info('execution started', { executionId, batch, workers: workers.length, metadataVersion: stored.version });
   await advanceExecution(deps, executionId);
   return { executionId, status: 'Running', resumed: false };
@@ -158,19 +159,8 @@ export async function cancelExecution(deps: Deps, executionId: string) {
     if (e instanceof Conflict) throw conflict('ExecutionChanged', 'The execution changed while cancelling; retry.');
     throw e;
   }
-  for (let round = 0; round < 5; round++) {
-    const { workers } = await load(deps, executionId);
-    const open = workers.filter((w) => !isTerminalWorker(w.status));
-    if (open.length === 0) break;
-    await mapLimit(open, 8, async (w) => {
-      if (w.runId) await cancelRun(deps, w.target, w.runId).catch((e: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (e as Error).name }));
-      await store.saveWorker(executionId, { ...w, status: 'Cancelled', endedAt: iso(deps.clock.now()) }).catch((e: unknown) => {
-        if (!(e instanceof Conflict)) throw e;
-      });
-    });
-  }
-  await releaseBatch(deps, head);
-  await store.unmarkActive(executionId);
+  reach(deps, 'afterOutcome');
+  await closeExecution(deps, store, head);
   deps.log.info('execution cancelled', { executionId });
   return getExecution(deps, executionId);
 }
@@ -222,13 +212,13 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
     });
   }
   const head = { ...execution, status: 'Running' as const, endedAt: undefined, restarts: execution.restarts + 1 };
+  await store.markActive(executionId); // first: a crash after the restart's write must leave it to the sweep
   try {
     await store.saveMany(executionId, reset, head);
   } catch (e) {
     if (e instanceof Conflict) throw conflict('ExecutionChanged', 'The execution changed while restarting; retry.');
     throw e;
   }
-  await store.markActive(executionId);
   deps.log.info('execution restarted', { executionId, workers: reset.length, fromFailure: !!opts.fromFailure });
   await advanceExecution(deps, executionId);
   return getExecution(deps, executionId);

@@ -106,6 +106,11 @@ export class ExecutionStore {
     const r = await this.active.get('active', executionId);
     if (r) await this.active.delete('active', executionId, r.etag).catch(ignore(Conflict, NotFound));
   }
+  /** Drops the active mark if it was made before `cutoffIso` (an execution whose start never wrote its head). */
+  async unmarkActiveBefore(executionId: string, cutoffIso: string): Promise<void> {
+    const r = await this.active.get('active', executionId);
+    if (r && String(r.props.at) < cutoffIso) await this.active.delete('active', executionId, r.etag).catch(ignore(Conflict, NotFound));
+  }
   async activeIds(): Promise<string[]> {
     return (await this.active.query('active')).map((r) => r.rowKey);
   }

@@ -5,6 +5,7 @@ import type { TrackedRun } from '../runs/model';
 import { observeAndSettle, observeOne, type Settlers } from '../runs/observe';
 import { advanceQueues, settleJobRun } from '../queues/advance';
 import { expirePauses, settlePauseRun } from '../pauses/sweep';
+import { deliverOutbox } from '../outbox/outbox';
 
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
@@ -71,4 +72,6 @@ const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
   expirePauses,
   advanceQueues,
   advanceExecutions,
+  // Last: what the steps above recorded and could not deliver at once.
+  deliverOutbox,
 ];
