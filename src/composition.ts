@@ -32,7 +32,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
       : new OutboxMailer(s.EMAIL_OUTBOX_DIR);
   return {
     tables: new TableStorageTables(storageTarget(s), s.CONDUCTOR_TABLE_PREFIX),
-    factory: new ArmFactory({ endpoint: s.ADF_ENDPOINT, credential: s.ADF_CREDENTIAL, ...(s.ADF_CA_CERT ? { caCertFile: s.ADF_CA_CERT } : {}) }),
+    factory: new ArmFactory({ endpoint: s.ADF_ENDPOINT, credential: s.ADF_CREDENTIAL, startTimeoutMs: s.ADF_START_TIMEOUT_SECONDS * 1000, ...(s.ADF_CA_CERT ? { caCertFile: s.ADF_CA_CERT } : {}) }),
     mailer,
     templates: new MustacheMailTemplates(),
     clock: new SystemClock(),

@@ -18,6 +18,7 @@ const Settings = z
     ADF_FACTORY_NAME: nonEmpty,
     ADF_CREDENTIAL: z.enum(['default', 'emulator']).default('default'),
     ADF_CA_CERT: z.string().optional(),
+    ADF_START_TIMEOUT_SECONDS: int(60, 5, 240),
     EMAIL_CONNECTION_STRING: z.string().optional(),
     EMAIL_ENDPOINT: z.url().optional(),
     EMAIL_SENDER: z.string().optional(),

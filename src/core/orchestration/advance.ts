@@ -204,6 +204,7 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
     if (e instanceof Conflict) return true; // nothing (left) to settle: the execution still advances
     throw e;
   });
+  reach(deps, 'midStageSettle'); // the worker is settled, the stage not advanced
   if (found) await advanceExecution(deps, executionId);
 }
 

@@ -1,8 +1,9 @@
+import { reach } from '../crash';
 import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, Throttled, Unavailable } from '../errors';
 import type { PipelineTarget } from '../ports';
 import type { TrackedRun } from '../runs/model';
-import { reconcileClaim, startTrackedRun } from '../runs/start';
+import { attemptLeaseSeconds, reconcileClaim, startTrackedRun } from '../runs/start';
 import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso } from '../util';
@@ -19,7 +20,8 @@ import { continuationParameters, trackIdFor, type Decision, type Pause, type Run
 import { PauseStore } from './store';
 
 /** How long a decision's holder may take to start its pipeline before a retry (or the sweep) may take over. */
-export const DECISION_LEASE_SECONDS = 120;
+/** A decision carries out one start: its lease covers that start's own lease, plus the write that records it. */
+export const decisionLeaseSeconds = (deps: Pick<Deps, 'factory'>) => attemptLeaseSeconds(deps) + 15;
 
 const pastExpiry = (p: Pause, now: Date) => iso(now) >= p.expiresAt;
 const leaseLive = (p: Pause, now: Date) => !!p.leaseUntil && p.leaseUntil > iso(now);
@@ -51,7 +53,7 @@ export async function decidePause(deps: Deps, token: string, decision: Decision)
   if (!pause) throw tokenNotFound();
   for (let round = 0; round < 5; round++) {
     const now = deps.clock.now();
-    const lease = iso(addSeconds(now, DECISION_LEASE_SECONDS));
+    const lease = iso(addSeconds(now, decisionLeaseSeconds(deps)));
     let claimed: Pause | undefined;
     try {
       if (pause.status === 'Waiting' && pastExpiry(pause, now)) {
@@ -79,6 +81,7 @@ export async function decidePause(deps: Deps, token: string, decision: Decision)
       if (!pause) throw tokenNotFound();
       continue;
     }
+    reach(deps, 'afterPauseDecision');
     return carryOut(deps, store, claimed);
   }
   throw alreadyDecided(pause);

@@ -5,7 +5,7 @@ import type { TrackedRun } from '../runs/model';
 import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
-import { carryOut, DECISION_LEASE_SECONDS, recordDecision } from './decide';
+import { carryOut, decisionLeaseSeconds, recordDecision } from './decide';
 import { decisionOfTrackId, trackIdFor, type Pause } from './model';
 import { hourOf, PauseStore } from './store';
 
@@ -101,7 +101,7 @@ async function recoverOne(deps: Deps, store: PauseStore, row: Row): Promise<void
   if (claim && claim.status === 'Starting' && !claim.runId) return; // the run reconciler resolves it first
   let held: Pause;
   try {
-    held = await store.save({ ...pause, leaseUntil: iso(addSeconds(now, DECISION_LEASE_SECONDS)) });
+    held = await store.save({ ...pause, leaseUntil: iso(addSeconds(now, decisionLeaseSeconds(deps))) });
   } catch (e) {
     if (e instanceof Conflict) return;
     throw e;

@@ -3,6 +3,7 @@
  * Advance (time out overdue jobs, retry deferred starts, fill free slots) over active queues only.
  */
 import { cancelRun } from '../runs/pacing';
+import { reach } from '../crash';
 import type { Deps } from '../deps';
 import type { Row } from '../ports';
 import { factoryOf, isTerminalRun } from '../runs/model';
@@ -26,6 +27,7 @@ export const settleJobRun: Settler = async (deps, run) => {
   if (!job || job.jobId !== owner.jobId) return;
   const ended = await settleJob(deps, store, job, run);
   if (ended) deps.log.info('job ended', { queue: job.queue, jobId: job.jobId, status: ended.status, runId: run.runId });
+  reach(deps, 'midQueueAdvance');
   // Whether this call or a concurrent one ended it, the freed slot goes to the next job now (exactly once: head ETag).
   await fillSlots(deps, owner.queue);
 };

@@ -1,5 +1,5 @@
 import { createPause, type PauseInput } from '../../../src/core/pauses/create';
-import { decidePause, DECISION_LEASE_SECONDS, openPause } from '../../../src/core/pauses/decide';
+import { decidePause, decisionLeaseSeconds, openPause } from '../../../src/core/pauses/decide';
 import { PauseError } from '../../../src/core/pauses/errors';
 import { toPauseView } from '../../../src/http/views/pauses';
 import { DECIDING_PARTITION, PauseStore } from '../../../src/core/pauses/store';
@@ -135,7 +135,7 @@ describe('decidePause', () => {
     await store.save({ ...p, status: 'Deciding', decision: 'approve', decidedAt: p.createdAt, leaseUntil: new Date(w.clock.now().getTime() + 60_000).toISOString() });
     expect((await failure(openPause(w.deps, token))).code).toBe('AlreadyDecided');
     expect((await failure(decidePause(w.deps, token, 'approve'))).code).toBe('AlreadyDecided');
-    w.clock.advance(DECISION_LEASE_SECONDS * 1000);
+    w.clock.advance(decisionLeaseSeconds(w) * 1000);
     expect(await decidePause(w.deps, token, 'approve')).toMatchObject({ status: 'Approved' });
   });
 
