@@ -1,6 +1,6 @@
 import { RestError, TableClient, TableServiceClient, odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
-import { Conflict, NotFound, Throttled, Unavailable } from '../core/errors';
+import { Conflict, NotFound, StorageUnavailable, Throttled } from '../core/errors';
 import { retryAfterOf } from './http-errors';
 import { isTableKey, type Props, type RangeQuery, type Row, type Table, type TableName, type Tables, type TxOp } from '../core/ports';
 
@@ -25,7 +25,7 @@ export function mapStorageError(e: unknown): Error {
     if (status === 404) return new NotFound('entity or table not found');
     if (status === 409 || status === 412) return new Conflict(`storage conflict (${status})`);
     if (status === 429) return new Throttled(retryAfterOf(e) || 1, 'storage throttled');
-    if (status === undefined || status >= 500) return new Unavailable(`storage unavailable (${status ?? 'network'})`, retryAfterOf(e) || 1);
+    if (status === undefined || status >= 500) return new StorageUnavailable(`storage unavailable (${status ?? 'network'})`, retryAfterOf(e) || 1);
   }
   return e instanceof Error ? e : new Error(String(e));
 }

@@ -68,6 +68,10 @@ export class Unavailable extends Error {
     super(message);
   }
 }
+/** Table Storage cannot be reached or failed (5xx, network): the request can be retried as it is. */
+export class StorageUnavailable extends Unavailable {
+  override name = 'StorageUnavailable';
+}
 /** Upstream refused the request as invalid (ADF 400: bad parameters and the like). Nothing happened. */
 export class Rejected extends Error {
   override name = 'Rejected';

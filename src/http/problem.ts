@@ -1,5 +1,5 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
-import { DomainError, Throttled, Unavailable, type FieldProblem } from '../core/errors';
+import { DomainError, StorageUnavailable, Throttled, Unavailable, type FieldProblem } from '../core/errors';
 
 export interface Problem {
   type: string;
@@ -45,6 +45,7 @@ export function problemResponse(p: Problem, retryAfter?: number): HttpResponseIn
 export function toProblem(e: unknown, ctx?: InvocationContext): { problem: Problem; retryAfter?: number } {
   if (e instanceof DomainError) return { problem: problem(e.status, e.code, e.message, e.errors), retryAfter: e.retryAfter };
   if (e instanceof Throttled) return { problem: problem(503, 'UpstreamThrottled', 'An upstream service is throttling requests; retry later.'), retryAfter: e.retryAfter };
+  if (e instanceof StorageUnavailable) return { problem: problem(503, 'StorageUnavailable', 'Table Storage is unavailable; retry later.'), retryAfter: e.retryAfter };
   if (e instanceof Unavailable) return { problem: problem(503, 'UpstreamUnavailable', 'An upstream service is unavailable; retry later.'), retryAfter: e.retryAfter };
   ctx?.error('unhandled error', e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e));
   return { problem: problem(500, 'InternalError', 'An unexpected error occurred. It has been logged.') };
