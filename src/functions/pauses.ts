@@ -1,18 +1,18 @@
-import type { HttpRequest } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { DomainError } from '../core/errors';
 import type { Deps } from '../core/deps';
 import { createPause } from '../core/pauses/create';
 import { decidePause, openPause } from '../core/pauses/decide';
-import { PauseError } from '../core/pauses/errors';
+import { PauseError, tokenNotFound } from '../core/pauses/errors';
 import { PAUSE_LIMITS, type Pause } from '../core/pauses/model';
 import { getPause } from '../core/pauses/store';
 import { json, parseBody, parseJsonText, readText, respond, validate, wantsJson } from '../http/respond';
-import { htmlPage, respondPage, type PageErrors } from '../http/pages';
+import { htmlPage, respondPage, type PageErrors, type PageOptions } from '../http/pages';
 import type { Problem } from '../http/problem';
 import { ParameterName, Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
-import { pageView, toPauseView } from '../http/views/pauses';
+import { pageView, pastedToken, toPauseView } from '../http/views/pauses';
 import { httpFunction } from './define';
 
 const NoLineBreaks = /^[^\r\n]*$/;
@@ -68,11 +68,26 @@ export const GetPause = httpFunction({
   make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toPauseView(await getPause(deps(ctx), req.params.pauseId ?? '')))),
 });
 
-const DecisionRequest = z.object({ token: z.string('must be a string').max(1000), decision: z.enum(['approve', 'reject'], 'must be approve or reject') });
+/** `view` decides nothing: it answers what the legacy `GET ?token=` did (the confirmation page, or the pause as JSON). */
+const DecisionRequest = z.object({
+  token: z.string('must be a string').max(1000),
+  decision: z.enum(['approve', 'reject', 'view'], 'must be approve, reject or view'),
+});
 
 /**
- * GET/HEAD: the confirmation page; never changes anything (mail scanners prefetch links).
- * POST (form or JSON): the decision. JSON instead of HTML when the client sends `Accept: application/json`.
+ * Every page of the approval flow carries this one script, allowed by its hash: it reads the token from
+ * the link's fragment and POSTs it. Any of them may be the page showing when a new link is opened in the
+ * same tab, and only the fragment changes then, so no page loads.
+ */
+const PAGE: PageOptions = { script: 'open-link.js' };
+
+/**
+ * GET/HEAD: the page the approval link (`/api/restart#token=…`) opens. It shows nothing about any pause: the
+ * browser keeps the fragment to itself, and the page's script (or the person, pasting) POSTs the token.
+ * A legacy link (`?token=…`, sent before the token moved to the fragment) still shows its confirmation page
+ * until it expires. GET and HEAD never change anything: mail scanners prefetch links.
+ * POST (form or JSON): `view` shows the confirmation page; `approve` or `reject` decides.
+ * JSON instead of HTML when the client sends `Accept: application/json`.
  */
 export const RestartPipeline = httpFunction({
   name: 'RestartPipeline',
@@ -83,24 +98,39 @@ export const RestartPipeline = httpFunction({
     const asJson = wantsJson(req);
     return respondPage(ctx, asJson, restartErrors, async () => {
       const d = deps(ctx);
+      const action = new URL(req.url).pathname;
       if (req.method === 'POST') {
         const { token, decision } = await readDecision(req);
+        if (decision === 'view') return confirmation(d, token, asJson, action);
         const pause = await decidePause(d, token, decision);
         if (asJson) return json(200, toPauseView(pause));
-        return htmlPage(200, pause.status === 'Approved' ? 'approved' : 'rejected', { ...pageView(pause), pageTitle: pause.status });
+        return htmlPage(200, pause.status === 'Approved' ? 'approved' : 'rejected', { ...pageView(pause), pageTitle: pause.status }, {}, PAGE);
       }
-      const token = req.query.get('token') ?? '';
-      const pause = await openPause(d, token);
-      if (asJson) return json(200, toPauseView(pause));
-      return htmlPage(200, 'confirm', { ...pageView(pause), pageTitle: 'Approve or reject', token, action: new URL(req.url).pathname });
+      const legacyToken = req.query.get('token');
+      if (legacyToken) return confirmation(d, legacyToken, asJson, action, true);
+      if (asJson) throw tokenNotFound();
+      return htmlPage(200, 'open', { pageTitle: 'Review a paused pipeline', action }, {}, PAGE);
     });
   },
 });
 
+/** The confirmation page (or the pause as JSON): read-only, whatever it finds. */
+async function confirmation(d: Deps, token: string, asJson: boolean, action: string, legacy = false): Promise<HttpResponseInit> {
+  const pause = await openPause(d, token);
+  // Tells operators when the last query-string link has gone, so that branch can be deleted.
+  if (legacy) d.log.info('legacy approval link (token in the query) opened', { pauseId: pause.pauseId });
+  if (asJson) return json(200, toPauseView(pause));
+  // A legacy page's URL has a query, so a new link opened from it loads a page of its own: no script needed.
+  return htmlPage(200, 'confirm', { ...pageView(pause), pageTitle: 'Approve or reject', token, action }, {}, legacy ? {} : PAGE);
+}
+
 async function readDecision(req: HttpRequest): Promise<z.infer<typeof DecisionRequest>> {
   const type = (req.headers.get('content-type') ?? '').toLowerCase();
   const text = await readText(req);
-  if (type.startsWith('application/x-www-form-urlencoded')) return validate(DecisionRequest, Object.fromEntries(new URLSearchParams(text)));
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    const form = validate(DecisionRequest, Object.fromEntries(new URLSearchParams(text)));
+    return { ...form, token: pastedToken(form.token) };
+  }
   if (type === '' || /^application\/([\w.+-]+\+)?json\b/.test(type)) return validate(DecisionRequest, parseJsonText(text));
   throw new DomainError('UnsupportedMediaType', 415, 'Send application/x-www-form-urlencoded or application/json.');
 }
@@ -127,4 +157,5 @@ const restartErrors: PageErrors = {
     return { template: 'error', view: { ...common, status: problem.status, heading: HEADINGS[problem.status] ?? problem.title, errors: problem.errors ?? [] } };
   },
   extensions: (e) => (e instanceof PauseError ? e.extensions : {}),
+  options: PAGE,
 };

@@ -1,6 +1,7 @@
 /**
  * HTML pages: rendered from `templates/pages/` (Mustache, escaping every `{{value}}`), sent with headers
- * that keep them out of caches, referrers and frames, and a CSP that allows no script at all.
+ * that keep them out of caches, referrers and frames, and a CSP that allows only the page's own inline
+ * stylesheet and, on the one page that needs it, its own inline script, each by its SHA-256 hash.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -9,30 +10,53 @@ import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { renderTemplate, templateRoot, type View } from './templates';
 import { problemResponse, toProblem, type Problem } from './problem';
 
-let style: { css: string; csp: string } | undefined;
+/** A file of `templates/pages/` inlined verbatim into a page, with the CSP source that allows exactly it. */
+interface Inline {
+  text: string;
+  source: string;
+}
+const inlines = new Map<string, Inline>();
 
 /**
- * The one stylesheet, inlined in every page and allowed by its hash: the CSP needs neither
- * 'unsafe-inline' nor a stylesheet route, and allows no script, image, frame or foreign form target.
+ * Reads `templates/pages/<file>` once and hashes the exact text that goes between the tags, so the
+ * CSP needs neither 'unsafe-inline' nor a route for assets. A text that could end its own element
+ * early would also change what the browser hashes: refused at load.
  */
-function pageStyle(): { css: string; csp: string } {
-  if (style) return style;
-  const css = readFileSync(join(templateRoot(), 'templates', 'pages', 'page.css'), 'utf8');
-  const hash = createHash('sha256').update(css, 'utf8').digest('base64');
-  const csp = [
+function inline(file: string): Inline {
+  const known = inlines.get(file);
+  if (known) return known;
+  const text = readFileSync(join(templateRoot(), 'templates', 'pages', file), 'utf8');
+  if (/<\/(script|style)|<!--/i.test(text)) throw new Error(`templates/pages/${file} must not contain "</script", "</style" or "<!--"`);
+  const made = { text, source: `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'` };
+  inlines.set(file, made);
+  return made;
+}
+
+const STYLE = 'page.css';
+
+export interface PageOptions {
+  /**
+   * A script file under `templates/pages/` to inline as the page's only script (`pages/foot.html` places
+   * it). Its hash, and nothing else, goes into `script-src`. Pages without one allow no script.
+   */
+  script?: string;
+}
+
+/** The page's CSP: nothing by default; its own stylesheet, and its own script when it has one, by hash. */
+export function contentSecurityPolicy(options: PageOptions = {}): string {
+  return [
     "default-src 'none'",
-    `style-src 'sha256-${hash}'`,
+    ...(options.script ? [`script-src ${inline(options.script).source}`] : []),
+    `style-src ${inline(STYLE).source}`,
     "img-src 'none'",
     "form-action 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
-  style = { css, csp };
-  return style;
 }
 
 /** Headers of every page. */
-export function pageHeaders(): Record<string, string> {
+export function pageHeaders(options: PageOptions = {}): Record<string, string> {
   return {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
@@ -40,14 +64,15 @@ export function pageHeaders(): Record<string, string> {
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'cross-origin-opener-policy': 'same-origin',
-    'content-security-policy': pageStyle().csp,
+    'content-security-policy': contentSecurityPolicy(options),
   };
 }
 
 /** Renders `templates/pages/<template>.html.mustache`. `pageTitle` goes into `<title>`. */
-export function htmlPage(status: number, template: string, view: View, headers: Record<string, string> = {}): HttpResponseInit {
-  const body = renderTemplate(`pages/${template}.html`, { ...view, css: pageStyle().css });
-  return { status, headers: { ...pageHeaders(), ...headers }, body };
+export function htmlPage(status: number, template: string, view: View, headers: Record<string, string> = {}, options: PageOptions = {}): HttpResponseInit {
+  const script = options.script ? { script: inline(options.script).text } : {};
+  const body = renderTemplate(`pages/${template}.html`, { ...view, css: inline(STYLE).text, ...script });
+  return { status, headers: { ...pageHeaders(options), ...headers }, body };
 }
 
 export interface PageErrors {
@@ -55,6 +80,8 @@ export interface PageErrors {
   page(problem: Problem, error: unknown): { template: string; view: View };
   /** Extra problem+json members for an error (RFC 9457 extensions). */
   extensions?(error: unknown): Record<string, unknown>;
+  /** The options of the error pages (those of the pages they stand in for). */
+  options?: PageOptions;
 }
 
 /**
@@ -69,6 +96,6 @@ export async function respondPage(ctx: InvocationContext, asJson: boolean, error
     const retry: Record<string, string> = retryAfter === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(retryAfter))) };
     if (asJson) return problemResponse({ ...problem, ...(errors.extensions?.(e) ?? {}) }, retryAfter);
     const { template, view } = errors.page(problem, e);
-    return htmlPage(problem.status, template, view, retry);
+    return htmlPage(problem.status, template, view, retry, errors.options);
   }
 }

@@ -63,7 +63,8 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
   await ensureExpiryCursor(deps, iso(now));
   deps.log.info('pause created', { pauseId: pause.pauseId, pipeline: continuation.target.pipeline, expiresAt: pause.expiresAt });
 
-  const restartUrl = `${baseUrl}/api/restart?token=${token}`;
+  // In the fragment, which browsers never send: no server, proxy or request log ever sees the token.
+  const restartUrl = `${baseUrl}/api/restart#token=${token}`;
   if (!input.notify) return { pause, token, restartUrl };
   return { pause, token, restartUrl, notified: await notify(deps, pause, input.notify, restartUrl) };
 }

@@ -64,3 +64,17 @@ export function pageView(p: Pause) {
     pendingReject: p.status === 'Deciding' && p.decision === 'reject',
   };
 }
+
+/**
+ * What a person pastes into the open page's form: the token, the whole link (`…#token=…`, or a legacy
+ * `?token=…`), or the link as a mail gateway rewrote it (percent-encoded inside its own URL).
+ */
+export function pastedToken(value: string): string {
+  let text = value.trim();
+  try {
+    text = decodeURIComponent(text);
+  } catch {
+    // Not percent-encoding: take it as it is.
+  }
+  return /[#?&]token=([A-Za-z0-9_-]+)/.exec(text)?.[1] ?? text;
+}
