@@ -112,9 +112,8 @@ async function pauses(): Promise<void> {
   });
   show('POST /api/pauses', created);
   if (created.status !== 201) throw new Error('PausePipeline did not answer 201');
-  const { pauseId, token, restartUrl } = created.json as { pauseId: string; token: string; restartUrl: string };
-  const page = await fetch(restartUrl);
-  say(`  GET the approval link → ${page.status} ${page.headers.get('content-type') ?? ''} (a GET never decides: mail scanners prefetch links)`);
+  const { pauseId, token } = created.json as { pauseId: string; token: string };
+  show('POST /api/restart (view: what the link opens; it decides nothing)', await call('POST', '/api/restart', { token, decision: 'view' }));
   show('POST /api/restart (approve)', await call('POST', '/api/restart', { token, decision: 'approve' }));
   show('POST /api/restart (again)', await call('POST', '/api/restart', { token, decision: 'approve' }));
   show(`GET /api/pauses/${pauseId}`, await call('GET', `/api/pauses/${encodeURIComponent(pauseId)}`));

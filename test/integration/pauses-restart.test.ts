@@ -103,7 +103,12 @@ describe('RestartPipeline on the local stack', () => {
     it('when the token is unknown, then 404', async () => {
       check(await variants('A'.repeat(86)), 404, 'TokenNotFound', 'This approval link is not valid');
       check(await variants('short'), 404, 'TokenNotFound', 'This approval link is not valid');
-      expect((await stack.call('GET', '/restart')).status).toBe(404);
+      // A JSON client with no token finds no pause; a browser gets the link's page, which names none.
+      expect((await stack.call('GET', '/restart', undefined, JSON_ACCEPT)).json).toMatchObject({ status: 404, code: 'TokenNotFound' });
+      const page = await stack.call('GET', '/restart');
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, expect.stringContaining('text/html')]);
+      expect(page.text).toContain('name="decision" value="view"');
+      expect(page.text).not.toContain('name="decision" value="approve"');
     });
 
     it('when the link has expired, then 410, and nothing was started', async () => {

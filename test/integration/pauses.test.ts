@@ -18,7 +18,7 @@ describe('PausePipeline and GetPause on the local stack', () => {
     const token = res.json.token as string;
     expect(token).toMatch(/^[A-Za-z0-9_-]{86}$/);
     expect(Buffer.from(token, 'base64url')).toHaveLength(64);
-    expect(res.json.restartUrl).toBe(`${stack.host.url}/api/restart?token=${token}`);
+    expect(res.json.restartUrl).toBe(`${stack.host.url}/api/restart#token=${token}`);
     const entities = await everyEntity(stack);
     expect(entities.length).toBeGreaterThanOrEqual(4); // the pause, its token lookup, its expiry index row, the cursor
     const all = entities.join('\n');
@@ -110,6 +110,6 @@ describe('PausePipeline and GetPause on the local stack', () => {
       expect(body).toContain('pl_continue');
       expect(body).toContain(readable);
     }
-    expect(mail.html).toMatch(/<a href="[^"]*restart\?token&#x3D;/);
+    expect(mail.html).toMatch(/<a href="[^"]*restart#token&#x3D;/);
   });
 });

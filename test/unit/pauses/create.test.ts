@@ -14,7 +14,7 @@ describe('createPause', () => {
     const created = await createPause(w.deps, valid, BASE);
     expect(created.pause.status).toBe('Waiting');
     expect(created.pause.expiresAt).toBe('2026-03-02T10:15:00.000Z');
-    expect(created.restartUrl).toBe(`${BASE}/api/restart?token=${created.token}`);
+    expect(created.restartUrl).toBe(`${BASE}/api/restart#token=${created.token}`);
     expect(created.notified).toBeUndefined();
     expect(await new PauseStore(w.deps.tables).byToken(created.token)).toMatchObject({ pauseId: created.pause.pauseId });
   });
