@@ -20,7 +20,11 @@ export interface StartExecutionInput {
 export type StartExecutionResult = { executionId: string; status: ExecutionStatus; resumed: boolean };
 
 /** A lock left Running this long by a crashed start (no head written) may be taken over. */
-const ORPHAN_LOCK_MS = 120_000;
+/**
+ * A batch lock naming an execution whose head was never written (its start died) is taken over after this
+ * long. A start still writing then finds the lock gone before it writes its head, and gives up (409).
+ */
+const ORPHAN_LOCK_MS = 30_000;
 
 /**
  * Starts an execution of a batch (or of all stages), snapshotting the enabled workers it selects.
@@ -95,8 +99,7 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
   const p = md.properties;
   // Marked active first: a crash after the head is written must still leave the execution to the sweep.
   await store.markActive(executionId);
-  await store.create(
-    {
+  await createOrYield(store, batch, {
       executionId,
       batch,
       status: 'Running',
@@ -145,6 +148,16 @@ export async function listExecutions(deps: Deps, q: { batch?: string; status?: s
   return loaded
     .filter((l): l is Loaded => !!l && (!q.status || l.execution.status === q.status))
     .slice(0, limit);
+}
+
+/** Writes a new execution; a start that lost its batch lock meanwhile (too slow, taken over) is a 409. */
+async function createOrYield(store: ExecutionStore, batch: string | null, e: Parameters<ExecutionStore['create']>[0], workers: Parameters<ExecutionStore['create']>[1]): Promise<void> {
+  try {
+    await store.create(e, workers);
+  } catch (err) {
+    if (err instanceof Conflict) throw conflict('ExecutionInProgress', `Another execution of ${batch === null ? 'all stages' : `batch '${batch}'`} took over while this one was starting.`);
+    throw err;
+  }
 }
 
 /** Cancels the running ADF runs (recursively) and marks every unfinished worker Cancelled. */
