@@ -63,7 +63,7 @@ export class ArmFactory implements Factory {
   readonly startTimeoutSeconds: number;
 
   constructor(private readonly options: ArmFactoryOptions = {}) {
-    this.startTimeoutSeconds = Math.ceil((options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000);
+    this.startTimeoutSeconds = (options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000;
     this.ca = options.caCert ?? (options.caCertFile ? fs.readFileSync(options.caCertFile, 'utf8') : undefined);
   }
 

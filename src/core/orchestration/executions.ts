@@ -153,7 +153,7 @@ export async function listExecutions(deps: Deps, q: { batch?: string; status?: s
 /** Writes a new execution; a start that lost its batch lock meanwhile (too slow, taken over) is a 409. */
 async function createOrYield(store: ExecutionStore, batch: string | null, e: Parameters<ExecutionStore['create']>[0], workers: Parameters<ExecutionStore['create']>[1]): Promise<void> {
   try {
-    await store.create(e, workers);
+    await store.create(e, workers, { holdingBatchLock: true });
   } catch (err) {
     if (err instanceof Conflict) throw conflict('ExecutionInProgress', `Another execution of ${batch === null ? 'all stages' : `batch '${batch}'`} took over while this one was starting.`);
     throw err;
