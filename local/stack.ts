@@ -216,6 +216,8 @@ const LOCAL_DEFAULTS = (root: string, hostUrl: string): Env => ({
   ADF_FACTORY_NAME: 'adf-local',
   ADF_CREDENTIAL: 'emulator',
   EMAIL_OUTBOX_DIR: path.join(root, '.outbox'),
+  // The local stack's Webhook receivers (the emulator, tests) may be plain http on loopback.
+  ALLOW_INSECURE_CALLBACKS: 'true',
   PUBLIC_BASE_URL: hostUrl,
 });
 

@@ -3,6 +3,7 @@ import type { InvocationContext } from '@azure/functions';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsMailer } from './adapters/acs-mailer';
 import { ArmFactory } from './adapters/arm-factory';
+import { HttpCallbacks } from './adapters/http-callbacks';
 import { OutboxMailer } from './adapters/outbox-mailer';
 import { consoleLogger, contextLogger, crashPoints, CryptoIds, SystemClock } from './adapters/system';
 import { TableStorageTables, type StorageTarget } from './adapters/table-storage';
@@ -17,6 +18,12 @@ function storageTarget(s: AppSettings): StorageTarget {
   // A bare https URL means a table endpoint reached with managed identity.
   if (/^https?:\/\//i.test(value)) return { endpoint: value, credential: new DefaultAzureCredential() };
   return { connectionString: value };
+}
+
+/** Callbacks trust the system's CAs, plus CALLBACK_CA_CERT (or, against the local emulator, ADF_CA_CERT). */
+function callbackCa(s: AppSettings): { ca?: string } {
+  const file = s.CALLBACK_CA_CERT ?? (s.ADF_CREDENTIAL === 'emulator' ? s.ADF_CA_CERT : undefined);
+  return file ? { ca: fs.readFileSync(file, 'utf8') } : {};
 }
 
 /** Builds the real adapters from validated settings. */
@@ -34,6 +41,7 @@ export function buildDeps(s: AppSettings, log: Logger = consoleLogger()): Deps {
     tables: new TableStorageTables(storageTarget(s), s.CONDUCTOR_TABLE_PREFIX),
     factory: new ArmFactory({ endpoint: s.ADF_ENDPOINT, credential: s.ADF_CREDENTIAL, startTimeoutMs: s.ADF_START_TIMEOUT_SECONDS * 1000, ...(s.ADF_CA_CERT ? { caCertFile: s.ADF_CA_CERT } : {}) }),
     mailer,
+    callbacks: new HttpCallbacks(callbackCa(s)),
     templates: new MustacheMailTemplates(),
     clock: new SystemClock(),
     log,

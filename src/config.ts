@@ -36,6 +36,8 @@ const Settings = z
     ADF_WRITE_BURST: int(100, 1, 1000),
     EXECUTION_RETENTION_DAYS: int(90, 1, 3650),
     OUTBOX_RETRY_SECONDS: int(10, 1, 3600),
+    ALLOW_INSECURE_CALLBACKS: z.enum(['true', 'false'], "must be 'true' or 'false'").default('false'),
+    CALLBACK_CA_CERT: z.string().optional(),
     /** Test-only: `step:N[,step:N]` kills the process at a named crash point (src/core/crash.ts). */
     CONDUCTOR_CRASH_AT: z
       .string()
@@ -86,5 +88,6 @@ export function coreSettings(s: AppSettings): CoreSettings {
     armWriteBurst: s.ADF_WRITE_BURST,
     executionRetentionDays: s.EXECUTION_RETENTION_DAYS,
     outboxRetrySeconds: s.OUTBOX_RETRY_SECONDS,
+    allowInsecureCallbacks: s.ALLOW_INSECURE_CALLBACKS === 'true',
   };
 }

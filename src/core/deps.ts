@@ -1,4 +1,4 @@
-import type { Clock, Factory, FactoryTarget, Ids, Logger, Mailer, MailTemplates, Sleep, Tables } from './ports';
+import type { Callbacks, Clock, Factory, FactoryTarget, Ids, Logger, Mailer, MailTemplates, Sleep, Tables } from './ports';
 
 /** Settings the domain needs, already validated by src/config.ts. */
 export interface CoreSettings {
@@ -23,6 +23,8 @@ export interface CoreSettings {
   executionRetentionDays: number;
   /** The outbox's first retry delay; each next one doubles (capped at 30 minutes). */
   outboxRetrySeconds: number;
+  /** `http://127.0.0.1` and `http://localhost` callBackUris are accepted (the local stack); else https only. */
+  allowInsecureCallbacks: boolean;
 }
 
 /** Everything a use case may touch. Built once per process by src/composition.ts. */
@@ -30,6 +32,7 @@ export interface Deps {
   tables: Tables;
   factory: Factory;
   mailer: Mailer;
+  callbacks: Callbacks;
   templates: MailTemplates;
   clock: Clock;
   log: Logger;
@@ -52,4 +55,5 @@ export const defaultCoreSettings: CoreSettings = {
   armWriteBurst: 100,
   executionRetentionDays: 90,
   outboxRetrySeconds: 10,
+  allowInsecureCallbacks: false,
 };

@@ -180,6 +180,14 @@ export interface Mailer {
   accepted?(idempotencyKey: string): Promise<boolean>;
 }
 
+/**
+ * POSTs a Webhook activity's callback. Answers the HTTP status (never follows a redirect: a 3xx is an answer,
+ * not a success). Throws Unavailable when the receiver cannot be reached or does not answer in time.
+ */
+export interface Callbacks {
+  post(uri: string, body: unknown): Promise<number>;
+}
+
 export interface RenderedEmail {
   html: string;
   text: string;

@@ -6,6 +6,8 @@ import { applyMetadata, currentMetadata } from '../core/orchestration/metadata-s
 import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
 import { json, parseBody, plainText, readText, respond, validate } from '../http/respond';
 import { toLoadedExecutionView } from '../http/views/executions';
+import { callbackField, checkCallbackRequest, recordRequestCallback } from '../core/outbox/outbox';
+import { CallbackFields } from '../http/schemas';
 import { httpFunction } from './define';
 
 export const PutMetadata = httpFunction({
@@ -38,7 +40,7 @@ export const GetMetadata = httpFunction({
 
 const Name = z.string().min(1).max(NAME_LIMITS.nameMaxLength);
 const Names = z.array(Name).min(1).max(1000);
-const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional() });
+const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional(), ...CallbackFields });
 
 export const StartExecution = httpFunction({
   name: 'StartExecution',
@@ -47,8 +49,13 @@ export const StartExecution = httpFunction({
   authLevel: 'function',
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
-      const input = await parseBody(req, StartRequest);
-      const r = await startExecution(deps(ctx), input);
+      const { callBackUri, callbackTimeoutSeconds, ...input } = await parseBody(req, StartRequest);
+      const d = deps(ctx);
+      const callback = { ...(callBackUri ? { callBackUri } : {}), ...(callbackTimeoutSeconds ? { callbackTimeoutSeconds } : {}) };
+      checkCallbackRequest(d, callback);
+      const r = await startExecution(d, input);
+      // A resumed execution keeps every waiting caller's callback: each is its own (one per callBackUri).
+      await recordRequestCallback(d, { area: 'execution', id: r.executionId }, callback);
       return r.resumed ? json(200, { executionId: r.executionId, status: r.status, resumed: true }) : json(202, { executionId: r.executionId, status: r.status });
     }),
 });
@@ -58,7 +65,12 @@ export const GetExecution = httpFunction({
   route: 'executions/{executionId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toLoadedExecutionView(await getExecution(deps(ctx), req.params.executionId ?? '')))),
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const d = deps(ctx);
+      const loaded = await getExecution(d, req.params.executionId ?? '');
+      return json(200, { ...toLoadedExecutionView(loaded), ...(await callbackField(d, { area: 'execution', id: loaded.execution.executionId })) });
+    }),
 });
 
 const ListQuery = z.strictObject({

@@ -10,21 +10,26 @@ import { getPause } from '../core/pauses/store';
 import { json, parseBody, parseJsonText, readText, respond, validate, wantsJson } from '../http/respond';
 import { htmlPage, respondPage, type PageErrors, type PageOptions } from '../http/pages';
 import type { Problem } from '../http/problem';
-import { ParameterName, Parameters, PipelineRefShape } from '../http/schemas';
+import { CallbackFields, ParameterName, Parameters, PipelineRefShape } from '../http/schemas';
 import { baseUrl } from '../http/urls';
 import { pageView, pastedToken, toPauseView } from '../http/views/pauses';
+import { callbackField, checkCallbackRequest } from '../core/outbox/outbox';
 import { httpFunction } from './define';
 
 const NoLineBreaks = /^[^\r\n]*$/;
 const Emails = z.array(z.email('must be an email address')).max(50, 'at most 50 addresses');
 
 const pauseRequest = (deps: Deps) =>
-  z.strictObject({
-    continuation: z.strictObject({
-      ...PipelineRefShape,
-      parameters: Parameters.optional(),
-      pauseIdParameter: z.union([z.literal(false), z.string().regex(ParameterName, 'must be a parameter name or false')]).optional(),
-    }),
+  z
+    .strictObject({
+    ...CallbackFields,
+    continuation: z
+      .strictObject({
+        ...PipelineRefShape,
+        parameters: Parameters.optional(),
+        pauseIdParameter: z.union([z.literal(false), z.string().regex(ParameterName, 'must be a parameter name or false')]).optional(),
+      })
+      .optional(),
     data: z.unknown().optional(),
     expiresInSeconds: z
       .number({ error: 'must be a number of seconds' })
@@ -42,7 +47,10 @@ const pauseRequest = (deps: Deps) =>
       })
       .optional(),
     onReject: z.strictObject({ ...PipelineRefShape, parameters: Parameters.optional() }).optional(),
-  });
+  })
+    .superRefine((b, ctx) => {
+      if (!b.continuation && !b.callBackUri) ctx.addIssue({ code: 'custom', path: ['continuation'], message: 'is required unless a callBackUri is given (a Webhook activity waiting in place)' });
+    });
 
 export const PausePipeline = httpFunction({
   name: 'PausePipeline',
@@ -53,6 +61,7 @@ export const PausePipeline = httpFunction({
     respond(ctx, async () => {
       const d = deps(ctx);
       const input = await parseBody(req, pauseRequest(d));
+      checkCallbackRequest(d, input);
       const { pause, token, restartUrl, notified } = await createPause(d, input, baseUrl(d, req));
       const pauseUrl = `${baseUrl(d, req)}/api/pauses/${pause.pauseId}`;
       const body = { pauseId: pause.pauseId, token, restartUrl, expiresAt: pause.expiresAt, status: 'Waiting', pauseUrl, ...(notified === undefined ? {} : { notified }) };
@@ -65,7 +74,12 @@ export const GetPause = httpFunction({
   route: 'pauses/{pauseId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toPauseView(await getPause(deps(ctx), req.params.pauseId ?? '')))),
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const d = deps(ctx);
+      const pause = await getPause(d, req.params.pauseId ?? '');
+      return json(200, { ...toPauseView(pause), ...(await callbackField(d, { area: 'pause', id: pause.pauseId })) });
+    }),
 });
 
 /** `view` decides nothing: it answers what the legacy `GET ?token=` did (the confirmation page, or the pause as JSON). */

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import type { Deps } from '../core/deps';
 import { cancelJob, enqueueJob, getJob, getQueue } from '../core/queues/queues';
 import { json, parseBody, respond } from '../http/respond';
-import { Parameters, PipelineRefShape, TimeoutSeconds } from '../http/schemas';
+import { CallbackFields, Parameters, PipelineRefShape, TimeoutSeconds } from '../http/schemas';
+import { callbackField, checkCallbackRequest, recordRequestCallback } from '../core/outbox/outbox';
+import { jobOwnerId } from '../core/queues/model';
 import { baseUrl } from '../http/urls';
 import { toJobView, toPlacedJobView, toQueueView } from '../http/views/queues';
 import { httpFunction } from './define';
@@ -12,6 +14,7 @@ export const EnqueueRequest = z.strictObject({
   ...PipelineRefShape,
   parameters: Parameters.optional(),
   timeoutSeconds: TimeoutSeconds.optional(),
+  ...CallbackFields,
 });
 
 const CancelRequest = z.strictObject({ reason: z.string().max(1000).optional() });
@@ -26,10 +29,13 @@ export const EnqueueJob = httpFunction({
   authLevel: 'function',
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
-      const { parameters = {}, timeoutSeconds, ...ref } = await parseBody(req, EnqueueRequest);
+      const { parameters = {}, timeoutSeconds, callBackUri, callbackTimeoutSeconds, ...ref } = await parseBody(req, EnqueueRequest);
       const d = deps(ctx);
+      const callback = { ...(callBackUri ? { callBackUri } : {}), ...(callbackTimeoutSeconds ? { callbackTimeoutSeconds } : {}) };
+      checkCallbackRequest(d, callback);
       const queue = req.params.queue ?? '';
       const { job, position } = await enqueueJob(d, queue, { ref, parameters, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+      await recordRequestCallback(d, { area: 'job', id: jobOwnerId(job) }, callback);
       const statusUrl = jobUrl(d, req, queue, job.jobId);
       return json(202, { ...toJobView(job), position, statusUrl }, { location: statusUrl });
     }),
@@ -48,7 +54,12 @@ export const GetJob = httpFunction({
   route: 'queues/{queue}/jobs/{jobId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toPlacedJobView(await getJob(deps(ctx), req.params.queue ?? '', req.params.jobId ?? '')))),
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const d = deps(ctx);
+      const job = await getJob(d, req.params.queue ?? '', req.params.jobId ?? '');
+      return json(200, { ...toPlacedJobView(job), ...(await callbackField(d, { area: 'job', id: jobOwnerId(job) })) });
+    }),
 });
 
 export const CancelJob = httpFunction({

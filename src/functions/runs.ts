@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { getRun, runPipeline } from '../core/runs/fire-and-forget';
 import { runFinished } from '../core/sweep/sweep';
 import { json, parseBody, respond } from '../http/respond';
-import { Parameters, PipelineRefShape } from '../http/schemas';
+import { CallbackFields, Parameters, PipelineRefShape } from '../http/schemas';
+import { callbackField, checkCallbackRequest, recordRequestCallback } from '../core/outbox/outbox';
 import { baseUrl } from '../http/urls';
 import { toRunView } from '../http/views/runs';
 import { httpFunction } from './define';
@@ -11,6 +12,7 @@ export const RunRequest = z.strictObject({
   ...PipelineRefShape,
   parameters: Parameters.optional(),
   idempotencyKey: z.string().min(1).max(200).optional(),
+  ...CallbackFields,
 });
 
 export const RunPipeline = httpFunction({
@@ -23,8 +25,11 @@ export const RunPipeline = httpFunction({
       const body = await parseBody(req, RunRequest);
       const d = deps(ctx);
       const key = body.idempotencyKey ?? req.headers.get('idempotency-key') ?? undefined;
-      const { parameters = {}, idempotencyKey: _k, ...ref } = body;
+      const { parameters = {}, idempotencyKey: _k, callBackUri, callbackTimeoutSeconds, ...ref } = body;
+      const callback = { ...(callBackUri ? { callBackUri } : {}), ...(callbackTimeoutSeconds ? { callbackTimeoutSeconds } : {}) };
+      checkCallbackRequest(d, callback);
       const run = await runPipeline(d, { ref, parameters, ...(key ? { idempotencyKey: key } : {}) });
+      await recordRequestCallback(d, { area: 'run', id: run.trackId }, callback);
       const statusUrl = `${baseUrl(d, req)}/api/runs/${encodeURIComponent(run.runId ?? run.trackId)}`;
       return json(202, { ...toRunView(run), statusUrl }, { location: statusUrl });
     }),
@@ -35,7 +40,12 @@ export const GetRun = httpFunction({
   route: 'runs/{runId}',
   methods: ['GET'],
   authLevel: 'function',
-  make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toRunView(await getRun(deps(ctx), req.params.runId ?? '')))),
+  make: (deps) => (req, ctx) =>
+    respond(ctx, async () => {
+      const d = deps(ctx);
+      const run = await getRun(d, req.params.runId ?? '');
+      return json(200, { ...toRunView(run), ...(await callbackField(d, { area: 'run', id: run.trackId })) });
+    }),
 });
 
 const RunFinishedRequest = z.strictObject({ runId: z.string().min(1).max(100) });

@@ -120,6 +120,7 @@ export function unitDeps(settings: Partial<CoreSettings> = {}): Deps & { factory
     tables: new InMemoryTables(),
     factory: new FakeFactory(clock),
     mailer: { send: async () => ({ id: randomUUID() }) },
+    callbacks: { post: async () => 200 },
     templates: new MustacheMailTemplates(),
     clock,
     log: silentLogger,

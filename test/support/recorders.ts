@@ -1,5 +1,5 @@
 import { Unavailable } from '../../src/core/errors';
-import type { Logger, MailMessage, Mailer, SendOptions } from '../../src/core/ports';
+import type { Callbacks, Logger, MailMessage, Mailer, SendOptions } from '../../src/core/ports';
 
 /**
  * Keeps every message; `failNext` makes the next send fail as a provider outage, `failures` the next n.
@@ -39,5 +39,25 @@ export class RecordingLogger implements Logger {
   }
   error(m: string, f?: Record<string, unknown>): void {
     this.lines.push(`error ${m} ${JSON.stringify(f ?? {})}`);
+  }
+}
+
+/** Keeps every callback POST; `statuses` scripts the next answers (200 once exhausted), `unreachable` the next failures. */
+export class RecordingCallbacks implements Callbacks {
+  readonly posts: Array<{ uri: string; body: any; status: number }> = [];
+  statuses: number[] = [];
+  unreachable = 0;
+  async post(uri: string, body: unknown): Promise<number> {
+    if (this.unreachable > 0) {
+      this.unreachable--;
+      throw new Unavailable('receiver unreachable');
+    }
+    const status = this.statuses.shift() ?? 200;
+    this.posts.push({ uri, body, status });
+    return status;
+  }
+  /** The callbacks the receiver accepted (2xx). */
+  accepted(): Array<{ uri: string; body: any }> {
+    return this.posts.filter((p) => p.status >= 200 && p.status < 300);
   }
 }

@@ -57,6 +57,7 @@ export async function startTestStack(opts: { scenario: Scenario; env?: Record<st
     ADF_CREDENTIAL: 'emulator',
     ADF_CA_CERT: caFile,
     EMAIL_OUTBOX_DIR: outbox,
+    ALLOW_INSECURE_CALLBACKS: 'true',
     RECONCILE_GRACE_SECONDS: '1',
     ADF_WRITES_PER_SECOND: '1000',
     ADF_WRITE_BURST: '1000',

@@ -8,6 +8,7 @@ import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { recordExecutionAlert } from './alerts';
+import { executionEnded } from './callback';
 import { deliver } from '../outbox/outbox';
 import { reach } from '../crash';
 import { currentMetadata } from './metadata-store';
@@ -248,6 +249,7 @@ export async function closeExecution(deps: Deps, store: ExecutionStore, e: Execu
   await releaseBatch(deps, e);
   const alert = await recordExecutionAlert(deps, e);
   await store.unmarkActive(e.executionId);
+  await executionEnded(deps, e).catch((err: unknown) => deps.log.warn('execution callback not delivered yet; the sweep retries', { executionId: e.executionId, error: (err as Error).name }));
   if (alert) await deliver(deps, alert).catch((err: unknown) => deps.log.warn('alert not delivered yet; the sweep retries', { executionId: e.executionId, error: (err as Error).name }));
 }
 

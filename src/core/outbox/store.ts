@@ -1,15 +1,25 @@
 import { Conflict, NotFound } from '../errors';
 import { ignore } from '../retry';
-import type { MailMessage, Row, Table, Tables } from '../ports';
+import type { MailMessage, Props, Row, Table, Tables } from '../ports';
 import { joinChunks, parseJson, splitChunks } from '../util';
 
-/** One side effect waiting for delivery. */
-export interface Effect {
-  /** Deterministic: the same outcome always gives the same id, so recording it twice is one effect. */
+/** What a Webhook activity's callback carries (ADF's reportStatusOnCallBack body). */
+export interface CallbackBody {
+  StatusCode: string;
+  Output?: Record<string, unknown>;
+  Error?: { ErrorCode: string; Message: string };
+}
+
+/** Who decides a callback's outcome: the area and the id of the pause, execution, job or run. */
+export interface CallbackOwner {
+  area: 'pause' | 'execution' | 'job' | 'run';
   id: string;
-  kind: 'email';
-  message: MailMessage;
-  /** What it is about, for logs: `execution 0f3…`, `pause 9a1…` (never an address). */
+}
+
+interface Common {
+  /** Deterministic: the same outcome (or caller) always gives the same id, so recording it twice is one effect. */
+  id: string;
+  /** What it is about, for logs: `execution 0f3…`, `pause 9a1…` (never an address or a URI). */
   about: string;
   recordedAt: string;
   attempts: number;
@@ -23,17 +33,37 @@ export interface Effect {
   etag: string;
 }
 
-/** How a delivered (or abandoned) effect is remembered. */
+export interface EmailEffect extends Common {
+  kind: 'email';
+  message: MailMessage;
+}
+
+/** A Webhook activity waiting: its `callBackUri` (a bearer secret, kept only here), and once known, the body. */
+export interface CallbackEffect extends Common {
+  kind: 'callback';
+  uri: string;
+  owner: CallbackOwner;
+  /** The Webhook activity's own timeout: delivery stops then. */
+  expiresAt: string;
+  body?: CallbackBody;
+}
+
+export type Effect = EmailEffect | CallbackEffect;
+export type NewEffect = Omit<EmailEffect, 'etag' | 'attempts'> | Omit<CallbackEffect, 'etag' | 'attempts'>;
+
+/** How a delivered (or abandoned) effect is remembered. Never its message or URI. */
 export interface Delivered {
   at: string;
-  outcome: 'sent' | 'failed';
+  outcome: 'sent' | 'failed' | 'expired';
+  attempts?: number;
   providerId?: string;
+  lastError?: string;
 }
 
 const PARTITION = 'outbox';
 const pendingKey = (id: string) => `p_${id}`;
 const doneKey = (id: string) => `d_${id}`;
-const MAX_MESSAGE_CHUNKS = 20;
+const MAX_CHUNKS = 20;
 
 /**
  * The durable outbox (`Outbox` table, one partition): `p_<id>` rows wait for delivery, `d_<id>` rows remember
@@ -47,16 +77,14 @@ export class OutboxStore {
 
   async delivered(id: string): Promise<Delivered | undefined> {
     const r = await this.t.get(PARTITION, doneKey(id));
-    return r && { at: String(r.props.at), outcome: r.props.outcome === 'failed' ? 'failed' : 'sent', ...(r.props.providerId ? { providerId: String(r.props.providerId) } : {}) };
+    return r && deliveredFromRow(r);
   }
 
   /** Adds the effect unless it is pending or delivered already. True when this call added it. */
-  async add(e: Omit<Effect, 'etag' | 'attempts'>): Promise<boolean> {
+  async add(e: NewEffect): Promise<boolean> {
     if (await this.delivered(e.id)) return false;
-    const message = splitChunks('message', JSON.stringify(e.message), MAX_MESSAGE_CHUNKS);
-    if (!message) throw new Error(`the ${e.kind} of ${e.about} is too large for the outbox`);
     try {
-      await this.t.insert(PARTITION, pendingKey(e.id), { kind: e.kind, about: e.about, recordedAt: e.recordedAt, attempts: 0, nextAt: e.nextAt, ...message });
+      await this.t.insert(PARTITION, pendingKey(e.id), toProps({ ...e, attempts: 0 }));
       return true;
     } catch (err) {
       if (err instanceof Conflict) return false;
@@ -74,19 +102,24 @@ export class OutboxStore {
     return (await this.t.query(PARTITION, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
   }
 
-  /** Conditional update of a pending effect (claim, backoff). Conflict when someone else changed it first. */
-  async save(e: Effect): Promise<Effect> {
-    const { etag, id, message, ...rest } = e;
-    const chunks = splitChunks('message', JSON.stringify(message), MAX_MESSAGE_CHUNKS) ?? {};
-    const props: Record<string, string | number> = { ...chunks };
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) props[k] = v;
-    const r = await this.t.update(PARTITION, pendingKey(id), props, etag);
-    return effectFromRow(r);
+  /** Pending and delivered effects whose id starts with `prefix` (an owner's callbacks). */
+  async withPrefix(prefix: string): Promise<{ pending: Effect[]; delivered: Delivered[] }> {
+    const [p, d] = await Promise.all([this.t.query(PARTITION, { from: pendingKey(prefix), to: `${pendingKey(prefix)}~` }), this.t.query(PARTITION, { from: doneKey(prefix), to: `${doneKey(prefix)}~` })]);
+    return { pending: p.map(effectFromRow), delivered: d.map(deliveredFromRow) };
   }
 
-  /** Remembers the delivery, then drops the pending row (a crash between leaves a row `finish` drops later). */
+  /** Conditional update of a pending effect (claim, backoff). Conflict when someone else changed it first. */
+  async save(e: Effect): Promise<Effect> {
+    return effectFromRow(await this.t.update(PARTITION, pendingKey(e.id), toProps(e), e.etag));
+  }
+
+  /** Remembers the delivery, then drops the pending row, and with it any secret (a crash between: `finish` again). */
   async finish(e: Effect, done: Delivered): Promise<void> {
-    await this.t.insert(PARTITION, doneKey(e.id), { ...done }).catch(ignore(Conflict));
+    const record: Props = { at: done.at, outcome: done.outcome };
+    if (done.attempts !== undefined) record.attempts = done.attempts;
+    if (done.providerId) record.providerId = done.providerId;
+    if (done.lastError) record.lastError = done.lastError;
+    await this.t.insert(PARTITION, doneKey(e.id), record).catch(ignore(Conflict));
     await this.t.delete(PARTITION, pendingKey(e.id), e.etag).catch(ignore(Conflict, NotFound));
   }
 
@@ -98,12 +131,28 @@ export class OutboxStore {
   }
 }
 
+type Unsaved = Omit<EmailEffect, 'etag'> | Omit<CallbackEffect, 'etag'>;
+
+function toProps(e: Unsaved): Props {
+  const props: Props = { kind: e.kind, about: e.about, recordedAt: e.recordedAt, attempts: e.attempts, nextAt: e.nextAt };
+  if (e.firstAttemptAt) props.firstAttemptAt = e.firstAttemptAt;
+  if (e.leaseUntil) props.leaseUntil = e.leaseUntil;
+  if (e.lastError) props.lastError = e.lastError;
+  if (e.kind === 'email') return { ...props, ...chunks('message', e.message, e.about) };
+  Object.assign(props, { uri: e.uri, ownerArea: e.owner.area, ownerId: e.owner.id, expiresAt: e.expiresAt });
+  return e.body ? { ...props, ...chunks('body', e.body, e.about) } : props;
+}
+
+function chunks(name: string, value: unknown, about: string): Props {
+  const out = splitChunks(name, JSON.stringify(value), MAX_CHUNKS);
+  if (!out) throw new Error(`the ${name} of ${about} is too large for the outbox`);
+  return out;
+}
+
 function effectFromRow(r: Row): Effect {
   const p = r.props;
-  return {
+  const common = {
     id: r.rowKey.slice(2),
-    kind: 'email',
-    message: parseJson<MailMessage>(joinChunks('message', p), { to: [], subject: '', html: '', text: '' }),
     about: String(p.about ?? ''),
     recordedAt: String(p.recordedAt ?? ''),
     attempts: Number(p.attempts ?? 0),
@@ -112,5 +161,29 @@ function effectFromRow(r: Row): Effect {
     ...(p.leaseUntil ? { leaseUntil: String(p.leaseUntil) } : {}),
     ...(p.lastError ? { lastError: String(p.lastError) } : {}),
     etag: r.etag,
+  };
+  if (p.kind === 'callback') {
+    const body = joinChunks('body', p);
+    return {
+      ...common,
+      kind: 'callback',
+      uri: String(p.uri ?? ''),
+      owner: { area: String(p.ownerArea) as CallbackOwner['area'], id: String(p.ownerId ?? '') },
+      expiresAt: String(p.expiresAt ?? ''),
+      ...(body ? { body: parseJson<CallbackBody>(body, { StatusCode: '500' }) } : {}),
+    };
+  }
+  return { ...common, kind: 'email', message: parseJson<MailMessage>(joinChunks('message', p), { to: [], subject: '', html: '', text: '' }) };
+}
+
+function deliveredFromRow(r: Row): Delivered {
+  const p = r.props;
+  const outcome = p.outcome === 'failed' || p.outcome === 'expired' ? p.outcome : 'sent';
+  return {
+    at: String(p.at),
+    outcome,
+    ...(p.attempts !== undefined ? { attempts: Number(p.attempts) } : {}),
+    ...(p.providerId ? { providerId: String(p.providerId) } : {}),
+    ...(p.lastError ? { lastError: String(p.lastError) } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { Deps } from '../deps';
+import { recordRequestCallback, type CallbackRequest } from '../outbox/outbox';
 import { DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
 import { NAME_LIMITS } from '../names';
 import type { PipelineTarget } from '../ports';
@@ -9,8 +10,9 @@ import { hourOf, PauseStore } from './store';
 import { issueToken } from './token';
 import { emailView } from './views';
 
-export interface PauseInput {
-  continuation: RunReference & { parameters?: Record<string, unknown>; pauseIdParameter?: string | false };
+export interface PauseInput extends CallbackRequest {
+  /** Optional when a Webhook activity waits (`callBackUri`): the pipeline then carries on in place. */
+  continuation?: RunReference & { parameters?: Record<string, unknown>; pauseIdParameter?: string | false };
   onReject?: RunReference & { parameters?: Record<string, unknown> };
   /** Any JSON value. */
   data?: unknown;
@@ -44,7 +46,7 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
     if (size > PAUSE_LIMITS.parametersChars)
       throw payloadTooLarge(`${path}.parameters is ${size} characters of JSON; at most ${PAUSE_LIMITS.parametersChars}.`);
   }
-  await Promise.all([mustExist(deps, continuation.target, 'continuation'), onReject && mustExist(deps, onReject.target, 'onReject')]);
+  await Promise.all([continuation && mustExist(deps, continuation.target, 'continuation'), onReject && mustExist(deps, onReject.target, 'onReject')]);
 
   const now = deps.clock.now();
   const { token, hash } = issueToken(deps.ids);
@@ -52,7 +54,7 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
     pauseId: deps.ids.newId(),
     status: 'Waiting',
     tokenHash: hash,
-    continuation,
+    ...(continuation ? { continuation } : {}),
     ...(onReject ? { onReject } : {}),
     data: input.data,
     ...(input.notify?.subject ? { subject: input.notify.subject } : {}),
@@ -61,7 +63,9 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
     expiresAt: iso(addSeconds(now, input.expiresInSeconds ?? deps.settings.pauseDefaultTtlSeconds)),
   });
   await ensureExpiryCursor(deps, iso(now));
-  deps.log.info('pause created', { pauseId: pause.pauseId, pipeline: continuation.target.pipeline, expiresAt: pause.expiresAt });
+  // A Webhook activity waits: the pause's outcome is called back, once (a retry of this request is the same callback).
+  await recordRequestCallback(deps, { area: 'pause', id: pause.pauseId }, input);
+  deps.log.info('pause created', { pauseId: pause.pauseId, pipeline: continuation?.target.pipeline ?? '(in place)', expiresAt: pause.expiresAt, webhook: !!input.callBackUri });
 
   // In the fragment, which browsers never send: no server, proxy or request log ever sees the token.
   const restartUrl = `${baseUrl}/api/restart#token=${token}`;
@@ -70,7 +74,7 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
 }
 
 /** Every semantic problem at once (the HTTP schema already checked the shapes). */
-function checkInput(deps: Deps, input: PauseInput): { continuation: Pause['continuation']; onReject?: RunSpec } {
+function checkInput(deps: Deps, input: PauseInput): { continuation?: Pause['continuation']; onReject?: RunSpec } {
   const problems: FieldProblem[] = [];
   const resolve = (ref: RunReference, prefix: string): PipelineTarget | undefined => {
     try {
@@ -82,10 +86,11 @@ function checkInput(deps: Deps, input: PauseInput): { continuation: Pause['conti
     }
   };
   const c = input.continuation;
-  const target = resolve(c, 'continuation.');
+  if (!c && !input.callBackUri) problems.push({ path: 'continuation', message: 'is required unless a callBackUri is given' });
+  const target = c && resolve(c, 'continuation.');
   const rejectTarget = input.onReject && resolve(input.onReject, 'onReject.');
-  const pauseIdParameter = c.pauseIdParameter ?? 'pauseId';
-  const parameters = c.parameters ?? {};
+  const pauseIdParameter = c?.pauseIdParameter ?? 'pauseId';
+  const parameters = c?.parameters ?? {};
   if (pauseIdParameter !== false) {
     if (pauseIdParameter in parameters)
       problems.push({ path: `continuation.parameters.${pauseIdParameter}`, message: `is set by the pause (pauseIdParameter '${pauseIdParameter}'); remove it or choose another pauseIdParameter` });
@@ -97,9 +102,9 @@ function checkInput(deps: Deps, input: PauseInput): { continuation: Pause['conti
     problems.push({ path: 'expiresInSeconds', message: `must be an integer from 1 to ${deps.settings.pauseMaxTtlSeconds}` });
   const template = input.notify?.template ?? 'approval';
   if (input.notify && !deps.templates.has(template)) problems.push({ path: 'notify.template', message: `there is no email template named '${template.slice(0, 64)}'` });
-  if (problems.length || !target) throw validationFailed(problems);
+  if (problems.length || (c && !target)) throw validationFailed(problems);
   return {
-    continuation: { target, parameters, pauseIdParameter },
+    ...(target ? { continuation: { target, parameters, pauseIdParameter } } : {}),
     ...(input.onReject && rejectTarget ? { onReject: { target: rejectTarget, parameters: input.onReject.parameters ?? {} } } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { reach } from '../crash';
+import { pauseDecided } from './callback';
 import type { Deps } from '../deps';
 import { Conflict, NotFound, Rejected, Throttled, Unavailable } from '../errors';
 import type { PipelineTarget } from '../ports';
@@ -63,6 +64,7 @@ export async function decidePause(deps: Deps, token: string, decision: Decision)
       if (pause.status === 'Waiting' && decision === 'reject' && !pause.onReject) {
         const rejected = await store.save({ ...pause, status: 'Rejected', decision, decidedAt: iso(now) });
         deps.log.info('pause decided', { pauseId: pause.pauseId, decision });
+        await pauseDecided(deps, rejected);
         return rejected;
       }
       if (pause.status === 'Waiting') {
@@ -95,7 +97,7 @@ export async function decidePause(deps: Deps, token: string, decision: Decision)
  */
 export async function carryOut(deps: Deps, store: PauseStore, pause: Pause): Promise<Pause> {
   const decision = pause.decision ?? 'approve';
-  const spec: RunSpec | undefined = decision === 'approve' ? { target: pause.continuation.target, parameters: continuationParameters(pause) } : pause.onReject;
+  const spec: RunSpec | undefined = decision === 'approve' ? pause.continuation && { target: pause.continuation.target, parameters: continuationParameters(pause) } : pause.onReject;
   if (!spec) return recordDecision(deps, store, pause);
   const trackId = trackIdFor(pause.pauseId, decision);
   let run: TrackedRun;
@@ -160,6 +162,7 @@ export async function recordDecision(deps: Deps, store: PauseStore, pause: Pause
     return store.get(pause.pauseId);
   });
   if (!current) throw tokenNotFound();
+  await pauseDecided(deps, current);
   return current;
 }
 

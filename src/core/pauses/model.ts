@@ -21,7 +21,8 @@ export interface Pause {
   /** sha256 hex of the token; the token itself is never stored. */
   tokenHash: string;
   /** `pauseIdParameter: false` sends no pauseId to the continuation. */
-  continuation: RunSpec & { pauseIdParameter: string | false };
+  /** Absent when a Webhook activity waits on the pause instead (the pipeline carries on in place). */
+  continuation?: RunSpec & { pauseIdParameter: string | false };
   onReject?: RunSpec;
   /** Any JSON value, exactly as given; `undefined` when none was given. */
   data: unknown;
@@ -84,8 +85,8 @@ export function pauseToProps(p: Omit<Pause, 'etag'>): Props {
     status: p.status,
     tokenHash: p.tokenHash,
     /** Informational (readable in Storage Explorer); `continuation` is what is used. */
-    pipeline: p.continuation.target.pipeline,
-    continuation: encodeJson(p.continuation),
+    pipeline: p.continuation?.target.pipeline ?? '',
+    continuation: p.continuation ? encodeJson(p.continuation) : '',
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,
     ...dataProps(p.data),
@@ -113,7 +114,7 @@ export function pauseFromRow(row: Row): Pause {
     pauseId: row.partitionKey,
     status: (s('status') ?? 'Waiting') as StoredPauseStatus,
     tokenHash: s('tokenHash') ?? '',
-    continuation: parseJson<Pause['continuation']>(p.continuation, { target: { subscriptionId: '', resourceGroup: '', factory: '', pipeline: '' }, parameters: {}, pauseIdParameter: 'pauseId' }),
+    ...(s('continuation') ? { continuation: parseJson<Pause['continuation']>(p.continuation, undefined) } : {}),
     ...(s('onReject') ? { onReject: parseJson<RunSpec | undefined>(p.onReject, undefined) } : {}),
     data: text === undefined ? undefined : (JSON.parse(text) as unknown),
     subject: s('subject'),
@@ -135,6 +136,7 @@ export const publicStatus = (p: Pause): PauseStatus => (p.status === 'Deciding' 
 
 /** The parameters the continuation is started with: its own, plus the pauseId (never the token). */
 export function continuationParameters(p: Pause): Record<string, unknown> {
+  if (!p.continuation) return {};
   const name = p.continuation.pauseIdParameter;
   return name === false ? { ...p.continuation.parameters } : { ...p.continuation.parameters, [name]: p.pauseId };
 }

@@ -5,6 +5,7 @@ import type { TrackedRun } from '../runs/model';
 import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
+import { pauseDecided } from './callback';
 import { carryOut, decisionLeaseSeconds, recordDecision } from './decide';
 import { decisionOfTrackId, trackIdFor, type Pause } from './model';
 import { hourOf, PauseStore } from './store';
@@ -61,8 +62,9 @@ async function expireOne(deps: Deps, store: PauseStore, row: Row, now: Date): Pr
       () => store.get(pauseId),
       async (pause) => {
         if (!pause || pause.status !== 'Waiting' || pause.expiresAt > iso(now)) return;
-        await store.save({ ...pause, status: 'Expired' });
+        const expired = await store.save({ ...pause, status: 'Expired' });
         deps.log.info('pause expired', { pauseId });
+        await pauseDecided(deps, expired);
       },
     ).catch(ignore(Conflict));
     await store.deleteIndexRow(row);

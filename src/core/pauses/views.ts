@@ -17,15 +17,15 @@ export function pretty(value: unknown, max: number): string {
   return text.length > max ? `${text.slice(0, max)}\n… (${text.length - max} more characters; GET /api/pauses/{pauseId} returns all of it)` : text;
 }
 
-export const titleOf = (p: Pause) => p.subject ?? `Approval needed: ${p.continuation.target.pipeline}`;
+export const titleOf = (p: Pause) => p.subject ?? (p.continuation ? `Approval needed: ${p.continuation.target.pipeline}` : 'Approval needed');
 
 /** The view of `templates/email/approval.*.mustache`. */
 export function emailView(p: Pause, restartUrl: string) {
   return {
     title: titleOf(p),
     message: p.message ?? '',
-    pipeline: p.continuation.target.pipeline,
-    factory: p.continuation.target.factory,
+    pipeline: p.continuation?.target.pipeline ?? '(the waiting pipeline carries on)',
+    factory: p.continuation?.target.factory ?? '',
     expiresAt: readableTime(p.expiresAt),
     pauseId: p.pauseId,
     restartUrl,

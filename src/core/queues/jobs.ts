@@ -5,6 +5,7 @@
  */
 import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
+import { jobEnded } from './callback';
 import { Conflict, NotFound, Rejected, upstreamUnavailable } from '../errors';
 import { currentMetadata } from '../orchestration/metadata-store';
 import type { QueueDef } from '../orchestration/metadata';
@@ -62,8 +63,8 @@ export interface Ending {
 }
 
 /** Ends a job that is still in one of `from`, freeing its slot (RUNNING) or its place (PENDING). */
-export function endJob(deps: Deps, store: QueueStore, job: Pick<Job, 'queue' | 'seq'>, to: JobStatus, ending: Ending, from: readonly JobStatus[]): Promise<Job | undefined> {
-  return transition(deps, store, job.queue, job.seq, (head, current) => {
+export async function endJob(deps: Deps, store: QueueStore, job: Pick<Job, 'queue' | 'seq'>, to: JobStatus, ending: Ending, from: readonly JobStatus[]): Promise<Job | undefined> {
+  const ended = await transition(deps, store, job.queue, job.seq, (head, current) => {
     if (!from.includes(current.status)) return undefined;
     const freed = current.status === 'RUNNING' ? { running: head.running.filter((s) => s !== current.seq) } : { pending: Math.max(0, head.pending - 1) };
     return {
@@ -77,6 +78,8 @@ export function endJob(deps: Deps, store: QueueStore, job: Pick<Job, 'queue' | '
       },
     };
   });
+  if (ended) await jobEnded(deps, ended);
+  return ended;
 }
 
 /** What a job's run says about the job. A run ADF never created means the job cannot run as given. */

@@ -5,13 +5,26 @@ import type { TrackedRun } from '../runs/model';
 import { observeAndSettle, observeOne, type Settlers } from '../runs/observe';
 import { advanceQueues, settleJobRun } from '../queues/advance';
 import { expirePauses, settlePauseRun } from '../pauses/sweep';
-import { deliverOutbox } from '../outbox/outbox';
+import { deliverOutbox, type CallbackOutcomes } from '../outbox/outbox';
+import { executionOutcome } from '../orchestration/callback';
+import { jobOutcome } from '../queues/callback';
+import { pauseOutcome } from '../pauses/callback';
+import { runOutcome, settleCallbackRun } from '../runs/callback';
 
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
   pause: settlePauseRun,
   job: settleJobRun,
   worker: settleWorkerRun,
+  none: settleCallbackRun,
+};
+
+/** Where a waiting callback's outcome is read, by owner area: the sweep delivers what no decision path did. */
+export const callbackOutcomes: CallbackOutcomes = {
+  pause: pauseOutcome,
+  execution: executionOutcome,
+  job: jobOutcome,
+  run: runOutcome,
 };
 
 export interface SweepReport {
@@ -72,6 +85,8 @@ const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
   expirePauses,
   advanceQueues,
   advanceExecutions,
-  // Last: what the steps above recorded and could not deliver at once.
-  deliverOutbox,
+  // Last: what the steps above recorded and could not deliver at once, and callbacks whose owner has decided.
+  function deliverOutboxStep(deps: Deps) {
+    return deliverOutbox(deps, callbackOutcomes);
+  },
 ];

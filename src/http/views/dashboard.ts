@@ -14,7 +14,7 @@ export function toDashboardView(d: DashboardData) {
       const v = toQueueView(q);
       return { name: v.name, capacity: v.capacity, running: v.running, waiting: v.waiting, waitingCount: v.waiting.length };
     }),
-    approvals: d.approvals.map((p) => ({ pauseId: p.pauseId, pipeline: p.continuation.target.pipeline, factory: p.continuation.target.factory, createdAt: p.createdAt, expiresAt: p.expiresAt })),
+    approvals: d.approvals.map((p) => ({ pauseId: p.pauseId, pipeline: p.continuation?.target.pipeline ?? '(in place)', factory: p.continuation?.target.factory ?? '', createdAt: p.createdAt, expiresAt: p.expiresAt })),
     approvalsWindowHours: d.approvalsWindowHours,
     recentFailures: d.recentFailures.map(summary),
   };

@@ -15,13 +15,16 @@ const refView = (t: PipelineTarget) => ({
   subscriptionId: t.subscriptionId,
 });
 
+/** What pages and emails name as the pipeline of a pause a Webhook activity waits on. */
+const IN_PLACE = '(the waiting pipeline carries on)';
+
 /** The Pause view of the HTTP contract (plus onReject, runStatus and pendingDecision when there are any). */
 export function toPauseView(p: Pause) {
   const final = p.status === 'Approved' || p.status === 'Rejected';
   return {
     pauseId: p.pauseId,
     status: publicStatus(p),
-    continuation: { ...refView(p.continuation.target), parameters: p.continuation.parameters, pauseIdParameter: p.continuation.pauseIdParameter },
+    ...(p.continuation ? { continuation: { ...refView(p.continuation.target), parameters: p.continuation.parameters, pauseIdParameter: p.continuation.pauseIdParameter } } : {}),
     data: p.data === undefined ? null : p.data,
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,
@@ -42,10 +45,10 @@ export function pageView(p: Pause) {
     message: p.message ?? '',
     pauseId: p.pauseId,
     status: publicStatus(p),
-    pipeline: p.continuation.target.pipeline,
-    factory: p.continuation.target.factory,
-    resourceGroup: p.continuation.target.resourceGroup,
-    subscriptionId: p.continuation.target.subscriptionId,
+    pipeline: p.continuation?.target.pipeline ?? IN_PLACE,
+    factory: p.continuation?.target.factory ?? '',
+    resourceGroup: p.continuation?.target.resourceGroup ?? '',
+    subscriptionId: p.continuation?.target.subscriptionId ?? '',
     parameters: Object.keys(params).length ? pretty(params, PREVIEW_CHARS) : '',
     data: p.data === undefined ? '' : pretty(p.data, PREVIEW_CHARS),
     onRejectPipeline: p.onReject?.target.pipeline ?? '',

@@ -155,6 +155,6 @@ describe('createPause', () => {
   it('when pauseIdParameter is false, then the continuation may use a parameter called pauseId itself', async () => {
     const w = unitWorld();
     const { pause } = await createPause(w.deps, { continuation: { pipeline: 'pl_continue', parameters: { pauseId: 'mine' }, pauseIdParameter: false } }, BASE);
-    expect(pause.continuation.pauseIdParameter).toBe(false);
+    expect(pause.continuation?.pauseIdParameter).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import { MustacheMailTemplates } from '../../../src/http/templates';
 import { FakeFactory } from '../../support/fake-factory';
 import { FixedClock } from '../../support/fixed-clock';
 import { InMemoryTables } from '../../support/in-memory-tables';
-import { RecordingLogger, RecordingMailer } from '../../support/recorders';
+import { RecordingCallbacks, RecordingLogger, RecordingMailer } from '../../support/recorders';
 
 class SeqIds implements Ids {
   private n = 0;
@@ -54,6 +54,7 @@ export function unitWorld(pipelines: string[] = ['pl_continue', 'pl_on_reject'])
     tables,
     factory,
     mailer,
+    callbacks: new RecordingCallbacks(),
     templates: new MustacheMailTemplates(),
     clock,
     log,
