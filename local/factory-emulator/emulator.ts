@@ -9,19 +9,21 @@
  *
  * The parts: `model.ts` (run shapes, errors), `state.ts` (the service: runs, lifecycle, faults, seeded runs),
  * `run-index.ts` (its indexes and due heap), `query.ts` (filters, ordering, paging), `views.ts` (JSON of runs
- * and activity runs), `http.ts` (routes and the request handler). This file starts it and is the public API.
+ * and activity runs), `http.ts` (routes and the request handler), `webhook.ts` (ADF's Webhook activity: the POST,
+ * its body's expressions, the callback body). This file starts it and is the public API.
  */
 import { generateCertificate } from '../tls';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_SCENARIO, type Scenario, type TerminalStatus } from './scenario';
-import type { EmulatedRun, SeedSpec } from './model';
+import type { CallbackRecord, EmulatedRun, SeedSpec } from './model';
 import { FactoryService } from './state';
 import { EmulatorHttp } from './http';
+import { WEBHOOK_RESPONSE_TIMEOUT_MS, WebhookCaller } from './webhook';
 
 export type { Scenario } from './scenario';
 export { API_VERSION, RunAlreadyFinished, RunNotFound } from './model';
-export type { EmulatedRun, PipelineRunJson, RunStatus, SeedSpec } from './model';
+export type { CallbackRecord, EmulatedRun, PipelineRunJson, RunStatus, SeedSpec } from './model';
 export type { ActivityRunJson } from './views';
 
 const TICK_MS = 10;
@@ -37,6 +39,8 @@ export interface EmulatorOptions {
   tls?: { key: string; cert: string };
   /** Oldest finished runs are forgotten beyond this many runs. Default 50,000. */
   maxRuns?: number;
+  /** How long a webhook POST may take to get its answer before the run fails (ADF: one minute). Default 60,000. */
+  webhookResponseTimeoutMs?: number;
 }
 
 export interface FactoryEmulator {
@@ -47,6 +51,8 @@ export interface FactoryEmulator {
   ca: string;
   /** Every run, in creation order (same as GET /_emulator/runs). */
   runs(): EmulatedRun[];
+  /** Webhook callbacks received, accepted and refused, oldest first (same as GET /_emulator/callbacks). */
+  callbacks(runId?: string): CallbackRecord[];
   /** Finishes a run by hand. Throws `RunNotFound`, or `RunAlreadyFinished` for a terminal run. */
   finish(runId: string, status: TerminalStatus, message?: string): void;
   /** Replaces the scenario. Resets outcome sequences and the fault budget. Throws `ScenarioInvalid`. */
@@ -75,6 +81,7 @@ export async function startFactoryEmulator(opts: EmulatorOptions = {}): Promise<
   service.setScenario(opts.scenario ?? DEFAULT_SCENARIO);
   const tls = opts.tls ?? (await generateCertificate());
   const http = new EmulatorHttp(service);
+  const webhooks = new WebhookCaller(opts.webhookResponseTimeoutMs ?? WEBHOOK_RESPONSE_TIMEOUT_MS);
 
   const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     void http.handle(req, res);
@@ -96,12 +103,21 @@ export async function startFactoryEmulator(opts: EmulatorOptions = {}): Promise<
 
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `https://${urlHost}:${port}`;
+  service.setWebhookStarter((run, body) => {
+    const callBackUri = `${url}/_emulator/callbacks/${run.runId}`;
+    const webhook = run.webhook!;
+    void webhooks.call(webhook.url, { ...body, callBackUri }, webhook.caFile).then((result) => {
+      if (!result.ok) service.webhookCallFailed(run.runId, result.code, result.message);
+    });
+  });
   let closing: Promise<void> | undefined;
   return {
-    url: `https://${urlHost}:${port}`,
+    url,
     port,
     ca: tls.cert,
     runs: () => service.runs(),
+    callbacks: (runId) => service.callbacks(runId),
     finish: (runId, status, message) => {
       service.finish(runId, status, message);
     },
@@ -112,6 +128,7 @@ export async function startFactoryEmulator(opts: EmulatorOptions = {}): Promise<
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(timer);
+        webhooks.close();
         server.close(() => resolve());
         server.closeAllConnections();
         for (const socket of sockets) socket.destroy();

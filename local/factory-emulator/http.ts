@@ -9,6 +9,7 @@ import { API_VERSION, ArmError, badRequest, faultError, RunAlreadyFinished, RunN
 import { queryActivityRuns, queryPipelineRuns } from './query';
 import type { FactoryService } from './state';
 import { emulatedRun, pipelineRunJson } from './views';
+import { parseCallbackBody } from './webhook';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -215,6 +216,18 @@ export class EmulatorHttp {
         if (err instanceof RunAlreadyFinished) throw new ArmError(409, 'RunAlreadyFinished', err.message);
         throw err;
       }
+      return;
+    }
+    if (a === 'callbacks' && method === 'GET' && rest.length === 1) {
+      send(res, 200, svc.callbacks(url.searchParams.get('runId') ?? undefined));
+      return;
+    }
+    // The webhook activity's callBackUri. Never logged: it stands for ADF's, which is a bearer secret.
+    if (a === 'callbacks' && method === 'POST' && b && rest.length === 2) {
+      const report = parseCallbackBody(parseJson(body));
+      if ('problem' in report) throw badRequest(report.problem);
+      const run = svc.receiveCallback(b, report);
+      send(res, 200, { runId: run.runId, status: run.status });
       return;
     }
     if (method === 'POST' && a === 'scenario' && rest.length === 1) {

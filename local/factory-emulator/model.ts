@@ -117,6 +117,43 @@ export interface Run {
   startActivityName?: string;
   invokedById: string;
   activityRunIds: [string, string];
+  /** Set for a webhook pipeline's run: its one activity is ADF's Webhook activity. */
+  webhook: WebhookRun | undefined;
+}
+
+/** The Webhook activity of a run. */
+export interface WebhookRun {
+  activity: string;
+  url: string;
+  /** As in the scenario, expressions unresolved. */
+  body: Record<string, unknown>;
+  timeoutMs: number;
+  caFile?: string;
+  /** pending: the run is Queued; waiting: POSTed (or POSTing), a callback is accepted; done: no callback accepted. */
+  phase: 'pending' | 'waiting' | 'done';
+  /** The activity's input, as ADF shows it: method, url (without its query), body (resolved, no callBackUri), timeout. */
+  input: Record<string, unknown>;
+  /** The callback's Output. */
+  output: Record<string, unknown>;
+  callbackReceived: boolean;
+  timedOut: boolean;
+}
+
+/** A callback as `GET /_emulator/callbacks` lists it. The callBackUri itself is never shown. */
+export interface CallbackRecord {
+  runId: string;
+  pipelineName: string;
+  factory: string;
+  /** ISO time it arrived. */
+  at: string;
+  /** null when the body had none (success). */
+  statusCode: number | null;
+  output: Record<string, unknown>;
+  error: { ErrorCode?: string; Message?: string } | null;
+  /** false: refused with 409 (already called back, or the activity no longer waits); nothing changed. */
+  accepted: boolean;
+  /** The 409's code when refused. */
+  refusal?: string;
 }
 
 /** What `addRun` needs; the rest of a Run is derived. */
@@ -125,6 +162,7 @@ export type NewRun = Pick<Run,
   'durationMs' | 'outcome' | 'isRecovery' | 'referencePipelineRunId' | 'startFromFailure' | 'startActivityName'> & {
   queuedMs: number;
   error?: PipelineScenario['error'];
+  webhook?: PipelineScenario['webhook'];
 };
 
 export interface CreateRunInput {

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { expressionProblems, WEBHOOK_MAX_TIMEOUT_MS } from './webhook';
 
 /** Operation names, as counted by `stats()` and as listed in `faults.operations`. */
 export const OPERATIONS = ['createRun', 'getRun', 'cancel', 'queryPipelineRuns', 'queryActivityruns', 'getPipeline'] as const;
@@ -24,6 +25,48 @@ const PipelineError = z
   })
   .strict();
 
+const isHttpUrl = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+
+const isReadable = (path: string) => {
+  try {
+    readFileSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** ADF's Webhook activity: see `webhook.ts` and the README. */
+const WebhookScenario = z
+  .object({
+    /** Where the run's start POSTs `body` plus `callBackUri`. */
+    url: z.string().refine(isHttpUrl, 'must be an http or https URL'),
+    /** A JSON object; string values may use the expressions listed in `webhook.ts`. Default {}. */
+    body: z
+      .record(z.string(), z.unknown())
+      .superRefine((body, ctx) => {
+        if (Object.keys(body).some((k) => k.toLowerCase() === 'callbackuri')) {
+          ctx.addIssue({ code: 'custom', message: 'callBackUri is added by the emulator; the body must not set it', path: ['callBackUri'] });
+        }
+        for (const problem of expressionProblems(body)) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+      })
+      .optional(),
+    /** How long the run waits for the callback (ADF's `timeout`). Default 600000 (10 minutes), at most 7 days. */
+    timeoutMs: z.number().int().min(1).max(WEBHOOK_MAX_TIMEOUT_MS).optional(),
+    /** The activity's name in queryActivityruns. Default "Webhook". */
+    activity: z.string().min(1).optional(),
+    /** PEM file of an extra CA trusted for an https `url` (relative paths from the emulator's working directory). */
+    caFile: z.string().min(1).refine(isReadable, 'is not a readable file').optional(),
+  })
+  .strict();
+
 const PipelineScenario = z
   .object({
     /** Time in progress before the outcome applies; `null` = stays InProgress until finished by hand. */
@@ -34,8 +77,18 @@ const PipelineScenario = z
     error: PipelineError.optional(),
     /** Declared parameter names; createRun with any other name is refused with 400, as ADF does. */
     parameters: z.array(z.string().min(1)).optional(),
+    /** The run is one Webhook activity: it waits for its callback, which decides the outcome. */
+    webhook: WebhookScenario.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (!spec.webhook) return;
+    for (const key of ['durationMs', 'outcome', 'outcomes', 'error'] as const) {
+      if (spec[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'does not apply to a webhook pipeline: its callback (or its timeout) decides the outcome' });
+      }
+    }
+  });
 
 const Faults = z
   .object({
@@ -76,6 +129,7 @@ const ScenarioSchema = z
 export type Scenario = z.infer<typeof ScenarioSchema>;
 export type PipelineScenario = z.infer<typeof PipelineScenario>;
 export type FaultScenario = z.infer<typeof Faults>;
+export type WebhookScenario = z.infer<typeof WebhookScenario>;
 
 /** A scenario that does not match the schema; every bad path is listed. */
 export class ScenarioInvalid extends Error {

@@ -1,7 +1,7 @@
 /**
  * The emulated Data Factory service: the scenario, request counts and faults, and the runs with their
- * lifecycle (Queued → InProgress → terminal), seeded runs and eviction. Queries are in `query.ts`, views in
- * `views.ts`, HTTP in `http.ts`.
+ * lifecycle (Queued → InProgress → terminal), webhook runs and their callbacks, seeded runs and eviction.
+ * Queries are in `query.ts`, views in `views.ts`, HTTP in `http.ts`, the webhook POST in `webhook.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -21,6 +21,7 @@ import {
   isTerminal,
   RunAlreadyFinished,
   RunNotFound,
+  type CallbackRecord,
   type CreateRunInput,
   type EmulatedRun,
   type NewRun,
@@ -29,9 +30,22 @@ import {
 } from './model';
 import { DueHeap, RunIndex, type FactoryState } from './run-index';
 import { emulatedRun } from './views';
+import {
+  redactedUrl,
+  resolveBody,
+  TemplateError,
+  timeSpan,
+  WEBHOOK_DEFAULT_ACTIVITY,
+  WEBHOOK_DEFAULT_TIMEOUT_MS,
+  type CallbackReport,
+} from './webhook';
 
 const CANCEL_DELAY_MS = 50;
 const UNKNOWN_PIPELINE_DURATION_MS = 100;
+const MAX_CALLBACK_RECORDS = 10_000;
+
+/** Sends a webhook run's POST (`body` is resolved; the starter adds `callBackUri`). */
+export type WebhookStarter = (run: Run, body: Record<string, unknown>) => void;
 
 const toParameterString = (value: unknown): string =>
   typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
@@ -48,6 +62,9 @@ export class FactoryService {
   private lastNow = 0;
   private counts: Record<string, number> = {};
   private faultsInjected = 0;
+  private webhookStarter: WebhookStarter | undefined;
+  /** Callbacks received, oldest first (at most MAX_CALLBACK_RECORDS). */
+  private readonly callbackLog: CallbackRecord[] = [];
 
   constructor(private readonly maxRuns: number) {
     this.resetStats();
@@ -171,7 +188,9 @@ export class FactoryService {
     const index = state.runCounts.get(counter) ?? 0;
     state.runCounts.set(counter, index + 1);
     const outcomes = spec.outcomes;
-    const outcome = outcomes ? (outcomes[Math.min(index, outcomes.length - 1)] ?? 'Succeeded') : (spec.outcome ?? 'Succeeded');
+    // A webhook run that is not called back in time fails: the callback is what can end it otherwise.
+    const outcome = spec.webhook ? 'Failed'
+      : outcomes ? (outcomes[Math.min(index, outcomes.length - 1)] ?? 'Succeeded') : (spec.outcome ?? 'Succeeded');
 
     const runId = randomUUID();
     // ADF: a referenced run lends its parameters; only a recovery run joins its group.
@@ -191,9 +210,11 @@ export class FactoryService {
       pipelineName: name,
       parameters,
       queuedMs: this.scenario.queuedMs ?? 0,
-      durationMs: spec.durationMs === undefined ? UNKNOWN_PIPELINE_DURATION_MS : spec.durationMs,
+      durationMs: spec.webhook ? (spec.webhook.timeoutMs ?? WEBHOOK_DEFAULT_TIMEOUT_MS)
+        : spec.durationMs === undefined ? UNKNOWN_PIPELINE_DURATION_MS : spec.durationMs,
       outcome,
       error: spec.error,
+      webhook: spec.webhook,
       isRecovery: input.isRecovery,
       referencePipelineRunId: input.referencePipelineRunId,
       startFromFailure: input.startFromFailure,
@@ -261,7 +282,7 @@ export class FactoryService {
       durationMs: init.durationMs,
       outcome: init.outcome,
       failure: {
-        activity: init.error?.activity ?? 'Main',
+        activity: init.webhook ? (init.webhook.activity ?? WEBHOOK_DEFAULT_ACTIVITY) : (init.error?.activity ?? 'Main'),
         code: init.error?.code ?? '2200',
         message: init.error?.message ?? `Activity failed in pipeline '${init.pipelineName}'.`,
       },
@@ -273,6 +294,20 @@ export class FactoryService {
       startActivityName: init.startActivityName,
       invokedById: randomUUID().replace(/-/g, ''),
       activityRunIds: [randomUUID(), randomUUID()],
+      webhook: init.webhook
+        ? {
+            activity: init.webhook.activity ?? WEBHOOK_DEFAULT_ACTIVITY,
+            url: init.webhook.url,
+            body: init.webhook.body ?? {},
+            timeoutMs: init.webhook.timeoutMs ?? WEBHOOK_DEFAULT_TIMEOUT_MS,
+            caFile: init.webhook.caFile,
+            phase: 'pending',
+            input: {},
+            output: {},
+            callbackReceived: false,
+            timedOut: false,
+          }
+        : undefined,
     };
     state.runs.set(run.runId, run);
     this.allRuns.set(run.runId, run);
@@ -330,8 +365,16 @@ export class FactoryService {
         run.startedAt = now;
         this.stamp(run, now);
         if (run.durationMs !== null) this.schedule(run, run.plannedStart + run.durationMs);
+        if (run.webhook) this.startWebhook(run, now);
         return;
       case 'InProgress':
+        if (run.webhook?.phase === 'waiting') {
+          // ADF documents the activity's status "TimedOut"; the wording of its error is not documented.
+          run.webhook.timedOut = true;
+          run.failure.code = 'WebhookTimedOut';
+          run.failure.message =
+            `The webhook activity '${run.webhook.activity}' timed out: no callback within ${timeSpan(run.webhook.timeoutMs)}.`;
+        }
         this.terminate(run, run.outcome, now);
         return;
       case 'Canceling':
@@ -343,10 +386,121 @@ export class FactoryService {
   }
 
   private terminate(run: Run, status: TerminalStatus, now: number): void {
+    if (run.webhook) run.webhook.phase = 'done';
     run.status = status;
     run.runEnd = now;
     this.stamp(run, now);
     run.message = status === 'Failed' ? run.failure.message : '';
+  }
+
+  // ---- webhook activity ----------------------------------------------------------------
+
+  /** Who sends webhook POSTs (the emulator's HTTP side). */
+  setWebhookStarter(starter: WebhookStarter): void {
+    this.webhookStarter = starter;
+  }
+
+  /** The run went InProgress: resolve the body and POST it; from now on a callback is accepted. */
+  private startWebhook(run: Run, now: number): void {
+    const webhook = run.webhook!;
+    let body: Record<string, unknown>;
+    try {
+      body = resolveBody(webhook.body, {
+        runId: run.runId,
+        pipeline: run.pipelineName,
+        factory: run.factory,
+        groupId: run.runGroupId,
+        parameters: run.parameters,
+      });
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      webhook.input = { method: 'POST', url: redactedUrl(webhook.url), body: webhook.body, timeout: timeSpan(webhook.timeoutMs) };
+      this.failWebhook(run, err.code, err.message, now);
+      return;
+    }
+    webhook.input = { method: 'POST', url: redactedUrl(webhook.url), body, timeout: timeSpan(webhook.timeoutMs) };
+    webhook.phase = 'waiting';
+    this.webhookStarter?.(run, body);
+  }
+
+  private failWebhook(run: Run, code: string, message: string, now: number): void {
+    run.failure.code = code;
+    run.failure.message = message;
+    run.gen++;
+    run.dueAt = null;
+    this.terminate(run, 'Failed', now);
+  }
+
+  /** The POST got no 2xx answer in time: the activity, and the run, fail (unless a callback already ended it). */
+  webhookCallFailed(runId: string, code: string, message: string): void {
+    this.advance();
+    const run = this.allRuns.get(runId);
+    if (!run?.webhook || run.webhook.phase !== 'waiting' || run.status !== 'InProgress') return;
+    this.failWebhook(run, code, message, this.now());
+  }
+
+  /**
+   * A callback for `runId`. Throws ArmError 404 for an unknown run or one without a webhook activity, and 409 when
+   * the activity no longer waits (called back already, timed out, cancelled, finished); a refused callback changes
+   * nothing. Otherwise the run ends: Failed when `StatusCode` >= 400 (with `Error` as the activity's error),
+   * else Succeeded; `Output` becomes the activity's output either way.
+   */
+  receiveCallback(runId: string, report: CallbackReport): Run {
+    this.advance();
+    const run = this.allRuns.get(runId.toLowerCase());
+    if (!run) throw new ArmError(404, 'PipelineRunNotFound', `Pipeline run '${runId}' not found.`);
+    const webhook = run.webhook;
+    if (!webhook) throw new ArmError(404, 'CallbackNotFound', `Pipeline run '${runId}' has no webhook activity.`);
+    const now = this.now();
+    const record: CallbackRecord = {
+      runId: run.runId,
+      pipelineName: run.pipelineName,
+      factory: run.factory,
+      at: new Date(now).toISOString(),
+      statusCode: report.statusCode ?? null,
+      output: report.output,
+      error: report.error
+        ? { ...(report.error.errorCode !== undefined ? { ErrorCode: report.error.errorCode } : {}),
+            ...(report.error.message !== undefined ? { Message: report.error.message } : {}) }
+        : null,
+      accepted: false,
+    };
+    let refusal: ArmError | undefined;
+    if (webhook.callbackReceived) {
+      refusal = new ArmError(409, 'CallbackAlreadyReceived', `The webhook activity of run '${run.runId}' was already called back.`);
+    } else if (webhook.phase !== 'waiting' || run.status !== 'InProgress') {
+      refusal = new ArmError(409, 'ActivityNotWaiting',
+        `The webhook activity of run '${run.runId}' is not waiting for a callback (run status ${run.status}${webhook.timedOut ? ', timed out' : ''}).`);
+    }
+    if (refusal) {
+      record.refusal = refusal.code;
+      this.logCallback(record);
+      throw refusal;
+    }
+    record.accepted = true;
+    this.logCallback(record);
+    webhook.callbackReceived = true;
+    webhook.output = report.output;
+    if (report.statusCode !== undefined && report.statusCode >= 400) {
+      this.failWebhook(run, report.error?.errorCode || String(report.statusCode),
+        report.error?.message || `The callback reported status code ${report.statusCode}.`, now);
+    } else {
+      run.gen++;
+      run.dueAt = null;
+      this.terminate(run, 'Succeeded', now);
+    }
+    return run;
+  }
+
+  private logCallback(record: CallbackRecord): void {
+    this.callbackLog.push(record);
+    if (this.callbackLog.length > MAX_CALLBACK_RECORDS) this.callbackLog.splice(0, this.callbackLog.length - MAX_CALLBACK_RECORDS);
+  }
+
+  /** Callbacks received (accepted and refused), oldest first; optionally of one run. */
+  callbacks(runId?: string): CallbackRecord[] {
+    const id = runId?.toLowerCase();
+    return this.callbackLog.filter((c) => id === undefined || c.runId === id).map((c) => structuredClone(c));
   }
 
   /** Every `lastUpdated` change goes through here, so the factory's index sees it. */

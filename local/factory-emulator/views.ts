@@ -73,6 +73,7 @@ export interface ActivityView {
 
 export function activityRunsOf(run: Run): ActivityView[] {
   if (run.startedAt === undefined) return [];
+  if (run.webhook) return [webhookActivityOf(run, run.startedAt)];
   const start = run.startedAt;
   const views: ActivityView[] = [];
   const make = (index: number, name: string, type: string, status: string, end: number | undefined, failed: boolean): ActivityView => {
@@ -106,4 +107,39 @@ export function activityRunsOf(run: Run): ActivityView[] {
   else if (run.status === 'Cancelled') views.push(make(1, mainName, mainType, 'Cancelled', run.runEnd, false));
   else views.push(make(1, mainName, mainType, 'InProgress', undefined, false));
   return views;
+}
+
+/**
+ * A webhook pipeline's one activity (type `WebHook`): InProgress while it waits, then Succeeded, Failed (the
+ * callback's StatusCode >= 400, or the POST failed), `TimedOut` (no callback in time, as ADF names it) or Cancelled.
+ * Its output is the callback's `Output`; its error the callback's `Error`, the POST's error or the timeout.
+ */
+function webhookActivityOf(run: Run, start: number): ActivityView {
+  const webhook = run.webhook!;
+  const name = webhook.activity;
+  const status = run.status === 'Failed' ? (webhook.timedOut ? 'TimedOut' : 'Failed')
+    : run.status === 'Succeeded' || run.status === 'Cancelled' ? run.status
+    : 'InProgress';
+  const failed = run.status === 'Failed';
+  const end = status === 'InProgress' ? undefined : run.runEnd;
+  const json: ActivityRunJson = {
+    activityName: name,
+    activityType: 'WebHook',
+    pipelineName: run.pipelineName,
+    pipelineRunId: run.runId,
+    activityRunId: run.activityRunIds[0],
+    linkedServiceName: '',
+    status,
+    activityRunStart: iso(start),
+    input: structuredClone(webhook.input),
+    output: structuredClone(webhook.output),
+    error: failed
+      ? { errorCode: run.failure.code, message: run.failure.message, failureType: 'UserError', target: name }
+      : { errorCode: '', message: '', failureType: '', target: name },
+  };
+  if (end !== undefined) {
+    json.activityRunEnd = iso(end);
+    json.durationInMs = end - start;
+  }
+  return { json, lastUpdated: end ?? start, start, end, index: 0 };
 }
