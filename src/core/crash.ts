@@ -20,9 +20,11 @@ export type CrashStep =
   /** an outcome is written, its email not delivered yet. */
   | 'afterOutcome'
   /** outbox: the provider accepted the email, the delivery is not recorded yet. */
-  | 'afterSend';
+  | 'afterSend'
+  /** outbox: a callback's outcome is decided, the POST to its callBackUri not made yet. */
+  | 'beforeCallback';
 
-export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome', 'afterSend'];
+export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome', 'afterSend', 'beforeCallback'];
 
 /** Where a crash may happen. A no-op unless the process was started with a crash point. */
 export function reach(deps: Pick<Deps, 'crash'>, step: CrashStep): void {

@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +41,9 @@ export interface Services {
   storageOutage(ms: number): Promise<void>;
   emulator: FactoryEmulator;
   caFile: string;
+  /** A Webhook activity's receiver: `callbackUri(tag)` to give, `callbacks(tag)` what arrived (2xx answered). */
+  callbackUri(tag: string): string;
+  callbacks(tag: string): unknown[];
   close(): Promise<void>;
 }
 
@@ -50,7 +55,21 @@ export async function startServices(scenario: Scenario = faultScenario): Promise
   const emulator = await startFactoryEmulator({ port: 0, scenario, tls });
   const caFile = path.join(dir, 'ca.pem');
   fs.writeFileSync(caFile, emulator.ca);
+  const received = new Map<string, unknown[]>();
+  const receiver = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      const tag = decodeURIComponent((req.url ?? '').replace(/^\/cb\//, ''));
+      received.set(tag, [...(received.get(tag) ?? []), JSON.parse(text) as unknown]);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  const receiverPort = (receiver.address() as AddressInfo).port;
   const services: Services = {
+    callbackUri: (tag) => `http://127.0.0.1:${receiverPort}/cb/${encodeURIComponent(tag)}`,
+    callbacks: (tag) => received.get(tag) ?? [],
     dir,
     azurite,
     emulator,
@@ -63,6 +82,7 @@ export async function startServices(scenario: Scenario = faultScenario): Promise
       services.azurite = azurite;
     },
     close: async () => {
+      await new Promise<void>((r) => receiver.close(() => r()));
       await emulator.close();
       await azurite.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -114,6 +134,7 @@ export class App {
       RUN_STALE_SECONDS: '5',
       ADF_START_TIMEOUT_SECONDS: '5',
       OUTBOX_RETRY_SECONDS: '1',
+      ALLOW_INSECURE_CALLBACKS: 'true',
       ADF_WRITES_PER_SECOND: '200',
       ADF_WRITE_BURST: '400',
       ...extraEnv,

@@ -113,7 +113,7 @@ export async function sendLoad(app: App, spec: LoadSpec): Promise<Expected> {
     const tag = `${spec.tag}-run${i}`;
     expected.runs.push(tag);
     tasks.push(
-      call(app, 'POST', '/runs', { pipeline: 'wk_ok', parameters: { tag } }, { 'idempotency-key': tag }).then((r) => {
+      call(app, 'POST', '/runs', { pipeline: 'wk_ok', parameters: { tag }, callBackUri: app.services.callbackUri(tag) }, { 'idempotency-key': tag }).then((r) => {
         if (r.status !== 202 && r.status !== 200) throw new Error(`run answered ${r.status}`);
       }),
     );
@@ -121,7 +121,7 @@ export async function sendLoad(app: App, spec: LoadSpec): Promise<Expected> {
   for (let i = 0; i < spec.pauses; i++) {
     const tag = `${spec.tag}-pause${i}`;
     tasks.push(
-      call(app, 'POST', '/pauses', { continuation: { pipeline: 'pl_continue', parameters: { tag } }, onReject: { pipeline: 'pl_rejected', parameters: { tag } }, expiresInSeconds: 3600 }).then((r) => {
+      call(app, 'POST', '/pauses', { continuation: { pipeline: 'pl_continue', parameters: { tag } }, onReject: { pipeline: 'pl_rejected', parameters: { tag } }, expiresInSeconds: 3600, callBackUri: app.services.callbackUri(tag) }).then((r) => {
         if (r.status !== 201) throw new Error(`pause answered ${r.status}`);
         expected.pauses.push({ tag, token: r.json.token, decision: i % 2 === 0 ? 'approve' : 'reject' });
       }),
@@ -223,6 +223,8 @@ export async function converged(app: App, spec: LoadSpec, expected: Expected): P
   }
   const active = await app.deps.tables.table('ActiveRuns').scanAll();
   if (active.length) return `${active.length} runs still tracked as active`;
+  const silent = [...expected.runs, ...expected.pauses.map((p) => p.tag)].filter((tag) => app.services.callbacks(tag).length === 0);
+  if (silent.length) return `no callback yet for ${silent.slice(0, 3).join(', ')}`;
   const emails = (await app.emails()).filter((m) => m.subject.includes(want));
   if (emails.length === 0) return 'no alert email yet';
   return true;
@@ -245,6 +247,12 @@ export async function countOutcome(app: App, spec: LoadSpec, expected: Expected)
     } else one(tag);
   }
   for (const j of expected.jobs) one(j.tag);
+  // Every Webhook activity waiting on a keyed run or a pause hears its outcome exactly once.
+  for (const tag of [...expected.runs, ...expected.pauses.map((p) => p.tag)]) {
+    const heard = app.services.callbacks(tag).length;
+    if (heard === 0) losses++;
+    if (heard > 1) duplicates += heard - 1;
+  }
   for (const r of expected.runs) one(r);
   for (const p of expected.pauses) {
     one(p.tag, p.decision === 'approve' ? 'pl_continue' : 'pl_rejected');

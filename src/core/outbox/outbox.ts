@@ -242,9 +242,9 @@ async function deliverCallback(deps: Deps, store: OutboxStore, pending: Callback
   if (!e) return false;
   let status: number;
   try {
+    reach(deps, 'beforeCallback');
     status = await deps.callbacks.post(e.uri, body);
   } catch (err) {
-    status = 0;
     await backOff(deps, store, e, (err as Error).name, jittered(deps, e.attempts));
     return false;
   }
