@@ -76,29 +76,8 @@ export function activityRunsOf(run: Run): ActivityView[] {
   if (run.webhook) return [webhookActivityOf(run, run.startedAt)];
   const start = run.startedAt;
   const views: ActivityView[] = [];
-  const make = (index: number, name: string, type: string, status: string, end: number | undefined, failed: boolean): ActivityView => {
-    const json: ActivityRunJson = {
-      activityName: name,
-      activityType: type,
-      pipelineName: run.pipelineName,
-      pipelineRunId: run.runId,
-      activityRunId: run.activityRunIds[index] ?? randomUUID(),
-      linkedServiceName: '',
-      status,
-      activityRunStart: iso(start),
-      input: {},
-      output: failed ? {} : { executionDuration: 0 },
-      // ADF returns an error object with empty fields for activities that did not fail.
-      error: failed
-        ? { errorCode: run.failure.code, message: run.failure.message, failureType: 'UserError', target: name }
-        : { errorCode: '', message: '', failureType: '', target: name },
-    };
-    if (end !== undefined) {
-      json.activityRunEnd = iso(end);
-      json.durationInMs = end - start;
-    }
-    return { json, lastUpdated: end ?? start, start, end, index };
-  };
+  const make = (index: number, name: string, type: string, status: string, end: number | undefined, failed: boolean): ActivityView =>
+    activityView(run, { index, activityRunId: run.activityRunIds[index] ?? randomUUID(), name, type, status, start, end, failed, input: {}, output: failed ? {} : { executionDuration: 0 } });
   views.push(make(0, 'Prepare', 'SetVariable', 'Succeeded', start, false));
   const mainName = run.failure.activity;
   const mainType = 'Copy';
@@ -122,18 +101,40 @@ function webhookActivityOf(run: Run, start: number): ActivityView {
     : 'InProgress';
   const failed = run.status === 'Failed';
   const end = status === 'InProgress' ? undefined : run.runEnd;
+  const input = structuredClone(webhook.input);
+  const output = structuredClone(webhook.output);
+  return activityView(run, { index: 0, activityRunId: run.activityRunIds[0], name, type: 'WebHook', status, start, end, failed, input, output });
+}
+
+interface ActivityParts {
+  index: number;
+  activityRunId: string;
+  name: string;
+  type: string;
+  status: string;
+  start: number;
+  end: number | undefined;
+  failed: boolean;
+  input: Record<string, unknown>;
+  output: Record<string, unknown>;
+}
+
+/** One activity run of `run` as ADF shows it, with activityRunEnd and durationInMs once it has ended. */
+function activityView(run: Run, a: ActivityParts): ActivityView {
+  const { name, start, end } = a;
   const json: ActivityRunJson = {
     activityName: name,
-    activityType: 'WebHook',
+    activityType: a.type,
     pipelineName: run.pipelineName,
     pipelineRunId: run.runId,
-    activityRunId: run.activityRunIds[0],
+    activityRunId: a.activityRunId,
     linkedServiceName: '',
-    status,
+    status: a.status,
     activityRunStart: iso(start),
-    input: structuredClone(webhook.input),
-    output: structuredClone(webhook.output),
-    error: failed
+    input: a.input,
+    output: a.output,
+    // ADF returns an error object with empty fields for activities that did not fail.
+    error: a.failed
       ? { errorCode: run.failure.code, message: run.failure.message, failureType: 'UserError', target: name }
       : { errorCode: '', message: '', failureType: '', target: name },
   };
@@ -141,5 +142,5 @@ function webhookActivityOf(run: Run, start: number): ActivityView {
     json.activityRunEnd = iso(end);
     json.durationInMs = end - start;
   }
-  return { json, lastUpdated: end ?? start, start, end, index: 0 };
+  return { json, lastUpdated: end ?? start, start, end, index: a.index };
 }

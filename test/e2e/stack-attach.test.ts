@@ -1,4 +1,3 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -7,63 +6,12 @@ import { freePort, startAzurite, type RunningAzurite } from '../../local/azurite
 import { startFactoryEmulator, type FactoryEmulator } from '../../local/factory-emulator/emulator';
 import { loadScenario } from '../../local/factory-emulator/scenario';
 import { answers, canBind } from '../../local/ports';
+import { ensureBuilt, killGroup, root, runStack, type StackProcess } from '../support/stack-child';
 
 /**
  * `npm start` attached to an Azurite and an emulator that run already (the way the crash-test harness runs it):
  * it starts only the host, says so, and survives SIGKILL + restart on the same storage.
  */
-const root = path.join(__dirname, '..', '..');
-const stackJs = path.join(root, 'dist', 'local', 'stack.js');
-
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(0, ...fs.readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(path.join(dir, e.name)) : /\.(ts|json)$/.test(e.name) ? fs.statSync(path.join(dir, e.name)).mtimeMs : 0)));
-  const built = fs.existsSync(stackJs) ? fs.statSync(stackJs).mtimeMs : 0;
-  if (built >= Math.max(...['src', 'local'].map((d) => newest(path.join(root, d))))) return;
-  spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
-  if (!fs.existsSync(stackJs)) throw new Error('the build failed');
-}
-
-interface StackProcess {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-  ready: Promise<string>;
-}
-
-function runStack(env: Record<string, string>): StackProcess {
-  // Its own process group, so that a failed test can still stop whatever it started.
-  const child = spawn(process.execPath, [stackJs, '--quiet'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const line = output.split('\n').find((l) => l.startsWith('ready '));
-      if (line) {
-        clearInterval(timer);
-        resolve(line);
-      }
-    }, 50);
-    void exit.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`the stack exited with ${code}:\n${output}`));
-    });
-  });
-  ready.catch(() => undefined);
-  return { child, output: () => output, exit, ready };
-}
-
-function killGroup(p: StackProcess | undefined): void {
-  if (p?.child.pid && p.child.exitCode === null && p.child.signalCode === null) {
-    try {
-      process.kill(-p.child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

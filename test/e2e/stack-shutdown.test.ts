@@ -1,66 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { azuriteConnectionString, freePort, startAzurite } from '../../local/azurite';
 import { canBind } from '../../local/ports';
+import { ensureBuilt, killGroup, root, runStack, type StackProcess } from '../support/stack-child';
 
 /**
  * Defect 11: SIGTERM to `npm start` right after activity lost acknowledged writes (Azurite was killed before it
  * saved). Now the host stops first (answering the requests in flight), then Azurite saves and exits.
  */
-const root = path.join(__dirname, '..', '..');
-const stackJs = path.join(root, 'dist', 'local', 'stack.js');
-
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(0, ...fs.readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(path.join(dir, e.name)) : /\.(ts|json)$/.test(e.name) ? fs.statSync(path.join(dir, e.name)).mtimeMs : 0)));
-  const built = fs.existsSync(stackJs) ? fs.statSync(stackJs).mtimeMs : 0;
-  if (built >= Math.max(...['src', 'local'].map((d) => newest(path.join(root, d))))) return;
-  spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root });
-  if (!fs.existsSync(stackJs)) throw new Error('the build failed');
-}
-
-interface StackProcess {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<number | null>;
-  ready: Promise<string>;
-}
-
-function runStack(env: Record<string, string>): StackProcess {
-  const child = spawn(process.execPath, [stackJs, '--quiet'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const line = output.split('\n').find((l) => l.startsWith('ready '));
-      if (line) {
-        clearInterval(timer);
-        resolve(line);
-      }
-    }, 50);
-    void exit.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`the stack exited with ${code}:\n${output}`));
-    });
-  });
-  ready.catch(() => undefined);
-  return { child, output: () => output, exit, ready };
-}
-
-function killGroup(p: StackProcess | undefined): void {
-  if (p?.child.pid && p.child.exitCode === null && p.child.signalCode === null) {
-    try {
-      process.kill(-p.child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 const alive = (pid: number) => {
   try {

@@ -4,19 +4,15 @@ import { createServer as createHttpsServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataFactoryManagementClient, type ActivityRun, type PipelineRun } from '@azure/arm-datafactory';
-import type { TokenCredential } from '@azure/core-auth';
+import type { DataFactoryManagementClient, ActivityRun, PipelineRun } from '@azure/arm-datafactory';
 import { startFactoryEmulator, type FactoryEmulator } from '../../local/factory-emulator/emulator';
 import { parseScenario, ScenarioInvalid, type Scenario } from '../../local/factory-emulator/scenario';
 import { generateCertificate } from '../../local/tls';
+import { emulatorClient } from '../support/emulator-client';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = 'rg-local';
 const FACTORY = 'f-webhook';
-
-const credential: TokenCredential = {
-  getToken: async () => ({ token: 'emulator', expiresOnTimestamp: Date.now() + 3600_000 }),
-};
 
 // ---- the webhook's target: a plain http server on 127.0.0.1, like the app under test -------------------------
 
@@ -87,11 +83,7 @@ const scenario = (): Scenario => ({
 beforeAll(async () => {
   await startTarget();
   emulator = await startFactoryEmulator({ port: 0, scenario: scenario(), webhookResponseTimeoutMs: 300 });
-  adf = new DataFactoryManagementClient(credential, SUB, {
-    endpoint: emulator.url,
-    tlsOptions: { ca: emulator.ca },
-    retryOptions: { maxRetries: 0 },
-  });
+  adf = emulatorClient(emulator, SUB);
 });
 
 afterAll(async () => {

@@ -1,16 +1,12 @@
 import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import { DataFactoryManagementClient, type PipelineRun, type RunFilterParameters } from '@azure/arm-datafactory';
-import type { TokenCredential } from '@azure/core-auth';
+import type { DataFactoryManagementClient, PipelineRun, RunFilterParameters } from '@azure/arm-datafactory';
 import { startFactoryEmulator, type FactoryEmulator } from '../../local/factory-emulator/emulator';
 import type { Scenario } from '../../local/factory-emulator/scenario';
+import { emulatorClient } from '../support/emulator-client';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = 'rg-local';
-
-const credential: TokenCredential = {
-  getToken: async () => ({ token: 'emulator', expiresOnTimestamp: Date.now() + 3600_000 }),
-};
 
 const baseScenario: Scenario = {
   pipelines: {
@@ -28,11 +24,7 @@ let adf: DataFactoryManagementClient;
 
 beforeAll(async () => {
   emulator = await startFactoryEmulator({ port: 0, scenario: baseScenario });
-  adf = new DataFactoryManagementClient(credential, SUB, {
-    endpoint: emulator.url,
-    tlsOptions: { ca: emulator.ca },
-    retryOptions: { maxRetries: 0 },
-  });
+  adf = emulatorClient(emulator, SUB);
 });
 
 afterAll(async () => {
