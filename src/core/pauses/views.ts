@@ -24,7 +24,8 @@ export function emailView(p: Pause, restartUrl: string) {
   return {
     title: titleOf(p),
     message: p.message ?? '',
-    pipeline: p.continuation?.target.pipeline ?? '(the waiting pipeline carries on)',
+    inPlace: !p.continuation,
+    pipeline: p.continuation?.target.pipeline ?? 'the waiting pipeline',
     factory: p.continuation?.target.factory ?? '',
     expiresAt: readableTime(p.expiresAt),
     pauseId: p.pauseId,

@@ -16,7 +16,7 @@ const refView = (t: PipelineTarget) => ({
 });
 
 /** What pages and emails name as the pipeline of a pause a Webhook activity waits on. */
-const IN_PLACE = '(the waiting pipeline carries on)';
+const IN_PLACE = 'the waiting pipeline';
 
 /** The Pause view of the HTTP contract (plus onReject, runStatus and pendingDecision when there are any). */
 export function toPauseView(p: Pause) {
@@ -45,6 +45,7 @@ export function pageView(p: Pause) {
     message: p.message ?? '',
     pauseId: p.pauseId,
     status: publicStatus(p),
+    inPlace: !p.continuation,
     pipeline: p.continuation?.target.pipeline ?? IN_PLACE,
     factory: p.continuation?.target.factory ?? '',
     resourceGroup: p.continuation?.target.resourceGroup ?? '',
