@@ -14,7 +14,7 @@ import type { Deps } from '../deps';
 import { Conflict, Rejected, validationFailed } from '../errors';
 import type { MailMessage } from '../ports';
 import { addSeconds, iso, mapLimit } from '../util';
-import { OutboxStore, type CallbackBody, type CallbackEffect, type CallbackOwner, type Delivered, type Effect, type EmailEffect } from './store';
+import { OutboxStore, type CallbackBody, type CallbackEffect, type CallbackOwner, type Effect, type EmailEffect } from './store';
 
 export type { CallbackBody, CallbackOwner } from './store';
 
@@ -195,7 +195,7 @@ async function claim<E extends Effect>(store: OutboxStore, e: E, changes: Partia
 async function backOff(deps: Deps, store: OutboxStore, e: Effect, error: string, seconds: number): Promise<void> {
   const { leaseUntil: _held, ...rest } = e;
   await store
-    .save({ ...rest, nextAt: iso(addSeconds(deps.clock.now(), seconds)), lastError: error } as Effect)
+    .save({ ...rest, nextAt: iso(addSeconds(deps.clock.now(), seconds)), lastError: error })
     .catch((saveErr: unknown) => deps.log.warn('outbox: could not record a failed attempt', { about: e.about, error: (saveErr as Error).name }));
 }
 
