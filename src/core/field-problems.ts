@@ -223,9 +223,12 @@ export function yamlNesting(text: string): number {
       for (const ch of markers) if (ch === '-' || ch === '?' || ch === ':') indents.push(++indent);
     }
     let quote = '';
+    let escaped = false;
     for (const ch of trimmed) {
       if (quote) {
-        if (ch === quote) quote = '';
+        if (escaped) escaped = false;
+        else if (ch === '\\' && quote === '"') escaped = true;
+        else if (ch === quote) quote = '';
       } else if (ch === '"' || ch === "'") quote = ch;
       else if (ch === '#' ) break;
       else if (ch === '[' || ch === '{') flow++;

@@ -61,6 +61,9 @@ export const PipelineName = z.string().regex(PIPELINE_RE, { error: PIPELINE_MSG 
 export const PARAMETER_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const PARAMETER_NAME_MSG = 'parameter name must start with a letter or "_" and contain only letters, digits and "_"';
 
+/** A run's or job's parameters as JSON, at most: they are stored as one Table Storage property (32K characters). */
+export const MAX_PARAMETER_CHARS = 30_000;
+
 /** A pipeline's parameters: at most 50, each named like an identifier (a bad name is reported at its own path). */
 export const Parameters = z.record(z.string(), z.unknown()).superRefine((params, ctx) => {
   const names = Object.keys(params);

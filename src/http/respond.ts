@@ -63,7 +63,9 @@ export async function parseBody<T>(req: HttpRequest, schema: ZodType<T>): Promis
   return validate(schema, parseJsonText(await readText(req)));
 }
 
+/** JSON (problem+json) for a client that asks for it, or that sends JSON without asking for HTML; pages for browsers. */
 export function wantsJson(req: HttpRequest): boolean {
   const accept = req.headers.get('accept') ?? '';
-  return /application\/(problem\+)?json/i.test(accept) && !/text\/html/i.test(accept.split(',')[0] ?? '');
+  if (/text\/html/i.test(accept.split(',')[0] ?? '')) return false;
+  return /application\/(problem\+)?json/i.test(accept) || /^application\/([\w.+-]*\+)?json/i.test(req.headers.get('content-type') ?? '');
 }

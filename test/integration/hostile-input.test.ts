@@ -68,6 +68,7 @@ describe('hostile input: clear 4xx answers, nothing written, the host stays up',
     expect(cb.status).toBe(404);
     expect(cb.json.code).toBe('RunNotFound');
     for (const id of ['a%5Cb', 'a%23b', 'a%3Fb', 'x'.repeat(600)]) {
+      expect((await stack.call('POST', `/executions/${id}/restart`, {})).status).toBe(404);
       expect((await stack.call('GET', `/pauses/${id}`)).status).toBe(404);
       expect((await stack.call('GET', `/executions/${id}`)).status).toBe(404);
     }

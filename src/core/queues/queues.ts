@@ -3,6 +3,7 @@
  */
 import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
+import { MAX_PARAMETER_CHARS } from '../names';
 import { conflict, Conflict, notFound, payloadTooLarge, upstreamUnavailable } from '../errors';
 import type { QueueDef } from '../orchestration/metadata';
 import type { PipelineTarget } from '../ports';
@@ -16,7 +17,6 @@ import { QueueStore } from './store';
 import { HOT_ROW_ATTEMPTS, retryOnConflict } from '../retry';
 
 /** Parameters are stored in one table property (and in the tracked run's): keep well under 64 KiB. */
-export const MAX_PARAMETER_CHARS = 30_000;
 /** How long CancelJob waits for a start in flight to tell it the ADF runId. */
 const START_WAIT_MS = 3_000;
 

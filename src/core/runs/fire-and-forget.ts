@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
-import { notFound, NotFound, Rejected, unprocessable } from '../errors';
+import { MAX_PARAMETER_CHARS } from '../names';
+import { notFound, NotFound, payloadTooLarge, Rejected, unprocessable } from '../errors';
 import type { PipelineTarget } from '../ports';
 import { canonicalJson, sha256Hex } from '../util';
 import { resolveTarget, type RunReference, type TrackedRun } from './model';
@@ -18,6 +19,8 @@ const DUPLICATE_WAIT_MS = 15_000;
 /** Starts a pipeline and returns at once (fire-and-forget), exactly once per idempotency key. */
 export async function runPipeline(deps: Deps, input: RunPipelineInput): Promise<TrackedRun> {
   const target = resolveTarget(input.ref, deps.settings.defaultFactory);
+  const size = JSON.stringify(input.parameters).length;
+  if (size > MAX_PARAMETER_CHARS) throw payloadTooLarge(`parameters are ${size} characters of JSON; a run's must stay under ${MAX_PARAMETER_CHARS}.`);
   const requestHash = sha256Hex(canonicalJson({ target, parameters: input.parameters }));
   const trackId = input.idempotencyKey ? `k${sha256Hex(input.idempotencyKey).slice(0, 40)}` : undefined;
   for (let round = 0; round < 3; round++) {
