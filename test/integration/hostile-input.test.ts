@@ -118,4 +118,26 @@ describe('hostile input: clear 4xx answers, nothing written, the host stays up',
       expect(source.headers.get('x-content-type-options')).toBe('nosniff'); // the 404 problem
     }
   });
+
+  it('fuzz finding: a run whose parameters are over 30,000 characters of JSON is a 413 before anything is written (was a 500 from Table Storage)', async () => {
+    const rows = await rowCount();
+    const res = await stack.call('POST', '/runs', { pipeline: 'wk_ok', parameters: { p: 'x'.repeat(33_000) }, idempotencyKey: 'big-one' });
+    expect(res.status).toBe(413);
+    expect(res.json.code).toBe('PayloadTooLarge');
+    expect(await rowCount()).toBe(rows);
+  });
+
+  it('fuzz finding: metadata sent as JSON nested past the limit is a 422 naming the nesting, never a parser stack overflow', async () => {
+    const deep = `{"stages":${'['.repeat(3000)}${']'.repeat(3000)}}`;
+    const res = await stack.call('PUT', '/metadata', deep, { 'content-type': 'application/json' });
+    expect(res.status).toBe(422);
+    expect(res.text).not.toMatch(/call stack/i);
+    expect(res.json.errors[0].message).toMatch(/nests deeper than 64 levels/);
+  });
+
+  it('fuzz finding: a JSON client posting to the approval route without Accept gets problem+json, not a page', async () => {
+    const res = await stack.call('POST', '/restart', { fromFailure: false });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+  });
 });
