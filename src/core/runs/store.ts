@@ -81,13 +81,21 @@ export class RunStore {
   /** Claim: the active-index row first, so a crash never leaves a Starting run the sweep cannot see. */
   async insert(run: Omit<TrackedRun, 'etag'>): Promise<TrackedRun> {
     const f = factoryOf(run.target);
+    // The index row first: a crash after the record must leave the claim where the sweep looks.
+    let indexed: Row | undefined;
     try {
-      await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.target.pipeline, { status: run.status, checkedAt: run.claimedAt }, run.claimedAt));
+      indexed = await this.active.insert(factoryKey(f), run.trackId, activeProps(f, run.target.pipeline, { status: run.status, checkedAt: run.claimedAt }, run.claimedAt));
     } catch (e) {
       if (!(e instanceof Conflict)) throw e;
     }
-    const row = await this.runs.insert(run.trackId, runRowKey(run.trackId), runToProps(run));
-    return runFromRow(row);
+    try {
+      return runFromRow(await this.runs.insert(run.trackId, runRowKey(run.trackId), runToProps(run)));
+    } catch (e) {
+      // The trackId is taken (an idempotent retry). If that run is settled, the row just added would be an orphan.
+      if (e instanceof Conflict && indexed && (await this.get(run.trackId))?.settled)
+        await this.active.delete(indexed.partitionKey, indexed.rowKey, indexed.etag).catch(ignore(Conflict, NotFound));
+      throw e;
+    }
   }
 
   /** Conditional write of the run record (Conflict if someone changed it since it was read). */

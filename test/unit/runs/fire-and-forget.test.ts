@@ -3,6 +3,7 @@ import { getRun, runPipeline } from '../../../src/core/runs/fire-and-forget';
 import { resolveTarget } from '../../../src/core/runs/model';
 import { toRunView } from '../../../src/http/views/runs';
 import { UNIT_FACTORY, unitDeps } from '../../support/fake-factory';
+import { observeAndSettle } from '../../../src/core/runs/observe';
 
 const ref = { pipeline: 'wk_ok' };
 
@@ -73,5 +74,19 @@ describe('getRun', () => {
     const run = await runPipeline(d, { ref, parameters: {}, idempotencyKey: 'k-4' });
     expect((await getRun(d, run.runId!)).trackId).toBe(run.trackId);
     expect((await getRun(d, run.trackId)).runId).toBe(run.runId);
+  });
+
+  it('when a keyed run has finished and settled, then a retry of its key (same body or not) adds no orphan active-index row (fuzz finding)', async () => {
+    const d = unitDeps();
+    const first = await runPipeline(d, { ref, parameters: { n: 1 }, idempotencyKey: 'nightly' });
+    d.factory.finish(first.runId!, 'Succeeded');
+    d.clock.advance(1000);
+    await observeAndSettle(d, {});
+    const active = () => d.tables.table('ActiveRuns').scanAll();
+    expect(await active()).toEqual([]);
+    expect((await runPipeline(d, { ref, parameters: { n: 1 }, idempotencyKey: 'nightly' })).runId).toBe(first.runId);
+    expect(await codeOf(runPipeline(d, { ref, parameters: { n: 2 }, idempotencyKey: 'nightly' }))).toEqual([422, 'IdempotencyKeyReused']);
+    expect(await active()).toEqual([]);
+    expect(d.factory.runs).toHaveLength(1);
   });
 });
