@@ -25,6 +25,8 @@ export interface HostExit {
  */
 export class FuzzHost {
   private child: ChildProcess | undefined;
+  /** Every host process still running, so none outlives the suite (one would keep jest from exiting). */
+  private readonly running = new Set<ChildProcess>();
   private ready: HostReady | undefined;
   private lines: Array<{ seq: number; line: string }> = [];
   private seq = 0;
@@ -60,6 +62,7 @@ export class FuzzHost {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.child = child;
+    this.running.add(child);
     this.ready = undefined;
     const note = (line: string) => {
       this.lines.push({ seq: ++this.seq, line });
@@ -74,6 +77,7 @@ export class FuzzHost {
       });
     }
     child.on('exit', (code, signal) => {
+      this.running.delete(child);
       this.lastExit = { code, signal };
       note(`host process exited (code ${code}, signal ${signal})`);
     });
@@ -126,6 +130,7 @@ export class FuzzHost {
 
   async close(): Promise<void> {
     await this.stop();
+    for (const stray of this.running) stray.kill('SIGKILL');
     this.agent.destroy();
   }
 
