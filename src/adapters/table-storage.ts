@@ -1,4 +1,4 @@
-import { RestError, TableClient, TableServiceClient, odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { RestError, TableClient, TableServiceClient, odata, type TableEntity, type TableServiceClientOptions, type TransactionAction } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
 import { Conflict, NotFound, StorageUnavailable, Throttled } from '../core/errors';
 import { retryAfterOf } from './http-errors';
@@ -29,6 +29,23 @@ export function mapStorageError(e: unknown): Error {
   }
   return e instanceof Error ? e : new Error(String(e));
 }
+
+/**
+ * U+2028 and U+2029 travel as JSON escapes. Raw, they break Azurite's transaction parser (it answers 500 to
+ * that batch, commits part of it, and then to every later batch until restarted); escaped, every service
+ * reads the same string. Only JSON string values can hold them, so the rewrite never changes a value.
+ */
+type Policy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number];
+const escapeLineSeparators: Policy = {
+  position: 'perCall',
+  policy: {
+    name: 'escapeLineSeparators',
+    sendRequest: (request, next) => {
+      if (typeof request.body === 'string' && /[\u2028\u2029]/.test(request.body)) request.body = request.body.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+      return next(request);
+    },
+  },
+};
 
 /** A key Table Storage cannot hold is a bug of ours (ids are validated first): never sent. */
 export function mustBeKeys(...keys: string[]): void {
@@ -154,8 +171,8 @@ export class TableStorageTables implements Tables {
     if (!t) {
       const client =
         'connectionString' in this.target
-          ? TableClient.fromConnectionString(this.target.connectionString, full, { allowInsecureConnection: true })
-          : new TableClient(this.target.endpoint, full, this.target.credential);
+          ? TableClient.fromConnectionString(this.target.connectionString, full, { allowInsecureConnection: true, additionalPolicies: [escapeLineSeparators] })
+          : new TableClient(this.target.endpoint, full, this.target.credential, { additionalPolicies: [escapeLineSeparators] });
       t = new TableStorageTable(full, client);
       this.cache.set(full, t);
     }

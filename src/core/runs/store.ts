@@ -91,9 +91,13 @@ export class RunStore {
     try {
       return runFromRow(await this.runs.insert(run.trackId, runRowKey(run.trackId), runToProps(run)));
     } catch (e) {
-      // The trackId is taken (an idempotent retry). If that run is settled, the row just added would be an orphan.
-      if (e instanceof Conflict && indexed && (await this.get(run.trackId))?.settled)
-        await this.active.delete(indexed.partitionKey, indexed.rowKey, indexed.etag).catch(ignore(Conflict, NotFound));
+      // The trackId is taken (an idempotent retry). The row just added is an orphan unless it is that run's own
+      // live index row: the run is settled, or lives in another factory (a key reused with another target).
+      if (e instanceof Conflict && indexed) {
+        const existing = await this.get(run.trackId);
+        if (!existing || existing.settled || factoryKey(factoryOf(existing.target)) !== indexed.partitionKey)
+          await this.active.delete(indexed.partitionKey, indexed.rowKey, indexed.etag).catch(ignore(Conflict, NotFound));
+      }
       throw e;
     }
   }

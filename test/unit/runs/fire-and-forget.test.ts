@@ -89,4 +89,12 @@ describe('getRun', () => {
     expect(await active()).toEqual([]);
     expect(d.factory.runs).toHaveLength(1);
   });
+
+  it('when a running key is reused with another factory, then the 422 leaves no index row in that factory', async () => {
+    const d = unitDeps();
+    await runPipeline(d, { ref, parameters: {}, idempotencyKey: 'k' });
+    const before = await d.tables.table('ActiveRuns').scanAll();
+    expect(await codeOf(runPipeline(d, { ref: { ...ref, factory: 'adf-other' }, parameters: {}, idempotencyKey: 'k' }))).toEqual([422, 'IdempotencyKeyReused']);
+    expect(await d.tables.table('ActiveRuns').scanAll()).toEqual(before);
+  });
 });
