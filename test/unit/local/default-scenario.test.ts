@@ -15,7 +15,7 @@ function documentedPipelines(): Map<string, string> {
   const example = parse(read('examples', 'conductor.yaml')) as { stages: Array<{ pipelines: Array<{ name: string; pipeline?: string }> }> };
   for (const w of example.stages.flatMap((s) => s.pipelines)) found.set(w.pipeline ?? w.name, 'examples/conductor.yaml');
 
-  for (const file of fs.readdirSync(path.join(root, 'templates', 'adf'))) {
+  for (const file of fs.readdirSync(path.join(root, 'templates', 'adf')).filter((f) => f.endsWith('.json'))) {
     const t = JSON.parse(read('templates', 'adf', file)) as { name: string; properties: { parameters?: Record<string, { defaultValue?: unknown }> } };
     found.set(t.name, `templates/adf/${file}`);
     for (const [name, p] of Object.entries(t.properties.parameters ?? {}))
