@@ -115,7 +115,7 @@ export async function recordCallback(deps: Deps, owner: CallbackOwner, uri: stri
 /** An owner decided: its waiting callbacks get the outcome and go now (the sweep retries what fails). */
 export async function armCallbacks(deps: Deps, owner: CallbackOwner, body: CallbackBody): Promise<void> {
   const store = new OutboxStore(deps.tables);
-  const { pending } = await store.withPrefix(callbackPrefix(owner));
+  const pending = await store.pendingWithPrefix(callbackPrefix(owner));
   await mapLimit(pending, 4, async (e) => {
     if (e.kind !== 'callback') return;
     await deliverEffect(deps, store, e, async () => body).catch((err: unknown) => deps.log.warn('callback not delivered yet; the sweep retries', { about: e.about, error: (err as Error).name }));

@@ -102,6 +102,11 @@ export class OutboxStore {
     return (await this.t.query(PARTITION, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
   }
 
+  /** Pending effects whose id starts with `prefix` (an owner's waiting callbacks): one range read. */
+  async pendingWithPrefix(prefix: string): Promise<Effect[]> {
+    return (await this.t.query(PARTITION, { from: pendingKey(prefix), to: `${pendingKey(prefix)}~` })).map(effectFromRow);
+  }
+
   /** Pending and delivered effects whose id starts with `prefix` (an owner's callbacks). */
   async withPrefix(prefix: string): Promise<{ pending: Effect[]; delivered: Delivered[] }> {
     const [p, d] = await Promise.all([this.t.query(PARTITION, { from: pendingKey(prefix), to: `${pendingKey(prefix)}~` }), this.t.query(PARTITION, { from: doneKey(prefix), to: `${doneKey(prefix)}~` })]);
