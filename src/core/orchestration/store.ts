@@ -70,17 +70,18 @@ export class ExecutionStore {
     return r && executionFromRow(r);
   }
 
-  /** Workers first, head last: an execution without its head is invisible and harmless. */
+  /** Workers and list entries first, head last: an execution without its head is invisible and harmless. */
   async create(e: Omit<Execution, 'etag'>, workers: Array<Omit<Worker, 'etag'>>, opts: { holdingBatchLock?: boolean } = {}): Promise<void> {
     const ops: TxOp[] = workers.map((w) => ({ kind: 'insert', rowKey: workerKey(w.stageIndex, w.name), props: workerToProps(w) }));
     for (let i = 0; i < ops.length; i += 100) await this.t.transact(e.executionId, ops.slice(i, i + 100));
     // A start slower than the orphan-lock window may have lost its batch lock to another: it must not run too.
-    if (opts.holdingBatchLock && (await this.batchLock(e.batch))?.executionId !== e.executionId) throw new Conflict('the batch lock was taken over');
-    await this.t.insert(e.executionId, HEAD, executionToProps(e));
+    // The list entries before the head too: a crash after the head must not leave a running execution unlisted.
     const idx = { executionId: e.executionId, batch: e.batch ?? '' };
     const rk = newestFirstKey(e.startedAt, e.executionId);
     await this.t.insert(LIST_ALL, rk, idx).catch(ignore(Conflict, NotFound));
     await this.t.insert(listKey(batchPk(e.batch)), rk, idx).catch(ignore(Conflict, NotFound));
+    if (opts.holdingBatchLock && (await this.batchLock(e.batch))?.executionId !== e.executionId) throw new Conflict('the batch lock was taken over');
+    await this.t.insert(e.executionId, HEAD, executionToProps(e));
   }
 
   async saveHead(e: Execution): Promise<Execution> {

@@ -25,4 +25,23 @@ describe('a start that lost its batch lock', () => {
     await store.create(execution('takeover'), [], { holdingBatchLock: true });
     expect(await store.head('takeover')).toBeDefined();
   });
+
+  it('when the process dies just after the head is written, then the execution is already listed (found by the random-kill fault test: it was unlisted, and a client that looked for it resumed it instead)', async () => {
+    const deps = unitDeps();
+    const executions = deps.tables.table('Executions');
+    const insert = executions.insert.bind(executions);
+    let headWritten = false;
+    executions.insert = async (pk, rk, props) => {
+      if (headWritten) throw new Error('killed'); // nothing after the head is written
+      const row = await insert(pk, rk, props);
+      if (rk === 'head') headWritten = true;
+      return row;
+    };
+    const store = new ExecutionStore(deps);
+    await store.takeBatchLock('daily', 'e1', undefined);
+    await store.create(execution('e1'), [], { holdingBatchLock: true }).catch(() => undefined);
+    expect(await store.head('e1')).toBeDefined();
+    expect(await store.listIds(undefined, 10)).toEqual(['e1']);
+    expect(await store.listIds('daily', 10)).toEqual(['e1']);
+  });
 });
