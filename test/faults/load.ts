@@ -30,6 +30,8 @@ export interface Expected {
 export interface Counts {
   items: number;
   duplicates: number;
+  /** Callbacks a receiver got more than once: the documented window (a kill after the 2xx, before it is recorded). */
+  callbackRepeats?: number;
   losses: number;
   stuck: number;
   emails: number;
@@ -247,11 +249,12 @@ export async function countOutcome(app: App, spec: LoadSpec, expected: Expected)
     } else one(tag);
   }
   for (const j of expected.jobs) one(j.tag);
-  // Every Webhook activity waiting on a keyed run or a pause hears its outcome exactly once.
+  // Every Webhook activity waiting on a keyed run or a pause hears its outcome (repeats counted apart).
+  let callbackRepeats = 0;
   for (const tag of [...expected.runs, ...expected.pauses.map((p) => p.tag)]) {
     const heard = app.services.callbacks(tag).length;
     if (heard === 0) losses++;
-    if (heard > 1) duplicates += heard - 1;
+    if (heard > 1) callbackRepeats += heard - 1;
   }
   for (const r of expected.runs) one(r);
   for (const p of expected.pauses) {
@@ -266,7 +269,7 @@ export async function countOutcome(app: App, spec: LoadSpec, expected: Expected)
     jobs.filter((j) => j.status === 'RUNNING' || j.status === 'PENDING').length +
     workersOf((await call(app, 'GET', `/executions/${expected.execution}`)).json).filter((w) => ['Pending', 'Starting', 'Running'].includes(w.status)).length;
   const emails = (await app.emails()).length;
-  return { items: expected.workerStatus.size + expected.jobs.length + expected.runs.length + expected.pauses.length, duplicates, losses, stuck, emails };
+  return { items: expected.workerStatus.size + expected.jobs.length + expected.runs.length + expected.pauses.length, duplicates, callbackRepeats, losses, stuck, emails };
 }
 
 /** Sends the load, waits for convergence (and a little longer, so a late duplicate would show), then counts. */
