@@ -1,55 +1,111 @@
 #!/usr/bin/env node
 /**
- * adf-conductor: command-line tools for adf-conductor (`npm run conductor -- …` from a checkout).
+ * adf-conductor: the operator's command line (`npm run conductor -- …` from a checkout; docs/cli.md).
  *
  *   adf-conductor validate <file> [--json]
+ *   adf-conductor apply <file>
+ *   adf-conductor run <batch> [--wait]
+ *   adf-conductor watch <executionId>
+ *   adf-conductor queue <name>
+ *   adf-conductor approve|reject <restartUrl>
  *
- * `validate` runs exactly the checks `PUT /api/metadata` runs, without a server.
- * Exit codes: 0 valid, 1 invalid, 2 usage error or unreadable file.
+ * Exit codes: 0 done / valid / Succeeded; 1 invalid, Failed/Stopped/Cancelled, or refused by the server;
+ * 2 usage error, unreadable file, or no usable answer from the server.
+ * This file only wires commander to the commands in src/cli/.
  */
-import { readFileSync } from 'fs';
-import { Command, CommanderError } from 'commander';
-import { parseMetadataText } from '../src/http/metadata-text';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { apply, decide, queue, run, validate, watch } from '../src/cli/commands';
+import { EXIT, processIo, type CliIo } from '../src/cli/io';
+import { DEFAULT_INTERVAL_MS } from '../src/cli/watch';
 
-export interface CliIo {
-  /** One line to standard output (no trailing newline). */
-  out(s: string): void;
-  /** One line to standard error (no trailing newline). */
-  err(s: string): void;
-  readFile(p: string): string;
-}
+export type { CliIo } from '../src/cli/io';
+export { EXIT } from '../src/cli/io';
 
 export const USAGE = [
   'usage: adf-conductor validate <file> [--json]',
+  '       adf-conductor apply <file> [--url <url>] [--key <key>]',
+  '       adf-conductor run <batch> [--wait] [--interval <seconds>] [--plain] [--url <url>] [--key <key>]',
+  '       adf-conductor watch <executionId> [--interval <seconds>] [--plain] [--url <url>] [--key <key>]',
+  '       adf-conductor queue <name> [--url <url>] [--key <key>]',
+  '       adf-conductor approve <restartUrl> [--url <url>]',
+  '       adf-conductor reject <restartUrl> [--url <url>]',
   '',
-  '  validate   check an orchestration metadata file (YAML or JSON): schema and integrity',
-  '  --json     print {"valid": boolean, "errors": [{"path", "message"}]} instead of text',
+  '  validate   check an orchestration metadata file (YAML or JSON): schema and integrity, no server',
+  '             --json: print {"valid": boolean, "errors": [{"path", "message"}]} instead of text',
+  '  apply      validate locally, then PUT it to /api/metadata and print the stored version',
+  '  run        start (or resume) an execution of a batch; --wait watches it to its end',
+  '  watch      follow an execution: a progress bar per stage on a terminal, plain lines otherwise',
+  '             --interval: seconds between polls (default 1); --plain: plain lines on a terminal too',
+  '  queue      a queue\'s running jobs, then its waiting jobs in start order',
+  '  approve    approve a paused pipeline from its approval link (…/api/restart#token=…)',
+  '  reject     reject it',
   '',
-  'exit codes: 0 valid, 1 invalid, 2 usage error or unreadable file',
+  '  --url      the app, e.g. https://my-app.azurewebsites.net (default $ADF_CONDUCTOR_URL, else http://127.0.0.1:7071)',
+  '  --key      its function key, sent as x-functions-key (default $ADF_CONDUCTOR_KEY)',
+  '',
+  'exit codes: 0 valid / done / Succeeded; 1 invalid, Failed/Stopped/Cancelled, or refused by the server;',
+  '            2 usage error, unreadable file, or no usable answer from the server',
 ].join('\n');
 
-export const EXIT = { valid: 0, invalid: 1, usage: 2 } as const;
+const COMMANDS = ['validate', 'apply', 'run', 'watch', 'queue', 'approve', 'reject'];
 
-export function main(argv: string[], io: CliIo): number {
-  let exitCode: number = EXIT.valid;
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError('must be a number of seconds from 0.1 to 3600');
+  return n;
+}
+
+interface ServerFlags {
+  url?: string;
+  key?: string;
+}
+interface WatchFlags extends ServerFlags {
+  interval?: number;
+  plain?: boolean;
+}
+
+const watchOptions = (o: WatchFlags) => ({ url: o.url, key: o.key, intervalMs: (o.interval ?? DEFAULT_INTERVAL_MS / 1000) * 1000, plain: o.plain === true });
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
   const program = new Command('adf-conductor')
     .exitOverride()
     // Help goes to stdout as USAGE; commander's own error lines are replaced by ours below.
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: () => undefined })
     .configureHelp({ formatHelp: () => USAGE });
+  const server = (c: Command) => c.option('--url <url>').option('--key <key>');
+  const watching = (c: Command) => server(c).option('--interval <seconds>', 'seconds between polls', seconds).option('--plain');
+
   program
     .command('validate')
     .argument('<file>')
     .option('--json')
-    .action((file: string, options: { json?: boolean }) => {
-      exitCode = validate(file, options.json === true, io);
+    .action((file: string, o: { json?: boolean }) => {
+      exitCode = validate(file, o.json === true, io);
     });
+  server(program.command('apply').argument('<file>')).action(async (file: string, o: ServerFlags) => {
+    exitCode = await apply(file, o, io);
+  });
+  watching(program.command('run').argument('<batch>').option('--wait')).action(async (batch: string, o: WatchFlags & { wait?: boolean }) => {
+    exitCode = await run(batch, { ...watchOptions(o), wait: o.wait === true }, io);
+  });
+  watching(program.command('watch').argument('<executionId>')).action(async (id: string, o: WatchFlags) => {
+    exitCode = await watch(id, watchOptions(o), io);
+  });
+  server(program.command('queue').argument('<name>')).action(async (name: string, o: ServerFlags) => {
+    exitCode = await queue(name, o, io);
+  });
+  for (const decision of ['approve', 'reject'] as const) {
+    server(program.command(decision).argument('<restartUrl>')).action(async (link: string, o: ServerFlags) => {
+      exitCode = await decide(link, decision, o, io);
+    });
+  }
 
   try {
-    program.parse(argv, { from: 'user' });
+    await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
-    if (e.exitCode === 0) return EXIT.valid; // --help, -h, help
+    if (e.exitCode === 0) return EXIT.ok; // --help, -h, help
     io.err(usageError(e, argv));
     io.err(USAGE);
     return EXIT.usage;
@@ -57,60 +113,39 @@ export function main(argv: string[], io: CliIo): number {
   return exitCode;
 }
 
-/** The one-line reason for a usage error, in the CLI's own words. */
+/** The one-line reason for a usage error, in the CLI's own words (never echoing an option's value). */
 function usageError(e: CommanderError, argv: string[]): string {
   const [command, ...rest] = argv;
   if (command === undefined) return 'adf-conductor: missing command';
-  if (command !== 'validate') return `adf-conductor: unknown command "${command}"`;
+  if (!COMMANDS.includes(command)) return `adf-conductor: unknown command "${command.split('=')[0]}"`;
   switch (e.code) {
     case 'commander.unknownOption':
-      return `adf-conductor validate: unknown option ${rest.filter((a) => a.startsWith('-') && a !== '--json').join(', ')}`;
+      return `adf-conductor ${command}: unknown option ${unknownOptions(e, rest)}`;
     case 'commander.missingArgument':
-      return 'adf-conductor validate: missing <file>';
+      return `adf-conductor ${command}: missing ${e.message.match(/'([^']+)'/)?.[1] ? `<${e.message.match(/'([^']+)'/)?.[1]}>` : 'argument'}`;
     case 'commander.excessArguments':
-      return 'adf-conductor validate: give exactly one <file>';
+      return `adf-conductor ${command}: too many arguments`;
+    case 'commander.optionMissingArgument':
+      return `adf-conductor ${command}: ${e.message.replace(/^error: /, '')}`;
     default:
-      return `adf-conductor validate: ${e.message.replace(/^error: /, '')}`;
+      return `adf-conductor ${command}: ${e.message.replace(/^error: /, '')}`;
   }
 }
 
-function validate(file: string, json: boolean, io: CliIo): number {
-  let text: string;
-  try {
-    text = io.readFile(file);
-  } catch (e) {
-    io.err(`✖ cannot read ${file}: ${describeReadError(e)}`);
-    return EXIT.usage;
-  }
-
-  const result = parseMetadataText(text);
-  if (json) {
-    io.out(JSON.stringify({ valid: result.ok, errors: result.ok ? [] : result.errors }, null, 2));
-    return result.ok ? EXIT.valid : EXIT.invalid;
-  }
-  if (result.ok) {
-    const m = result.metadata;
-    const workers = m.stages.reduce((n, s) => n + s.pipelines.length, 0);
-    io.out(`✔ ${file} is valid: ${m.stages.length} stages, ${workers} workers, ${m.batches.length} batches`);
-    return EXIT.valid;
-  }
-  io.out(`✖ ${file}: ${result.errors.length} problems`);
-  for (const p of result.errors) io.out(`  ${p.path}: ${p.message}`);
-  return EXIT.invalid;
-}
-
-function describeReadError(e: unknown): string {
-  const code = typeof e === 'object' && e !== null && 'code' in e ? String((e).code) : '';
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'it is a directory';
-  if (code === 'EACCES') return 'permission denied';
-  return e instanceof Error ? e.message : String(e);
+/** The unknown option's name as commander found it, without any `=value` (it could be a key). */
+function unknownOptions(e: CommanderError, rest: string[]): string {
+  const named = e.message.match(/'([^']+)'/)?.[1];
+  return (named ?? rest.find((a) => a.startsWith('-')) ?? '').split('=')[0] ?? '';
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2), {
-    out: (s) => process.stdout.write(`${s}\n`),
-    err: (s) => process.stderr.write(`${s}\n`),
-    readFile: (p) => readFileSync(p, 'utf8'),
-  });
+  main(process.argv.slice(2), processIo()).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`✖ adf-conductor: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = EXIT.usage;
+    },
+  );
 }
