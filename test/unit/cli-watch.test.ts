@@ -24,7 +24,7 @@ function scriptedServer(answers: Array<Answer | (() => Answer)>) {
     if (a instanceof Error) throw a;
     return a;
   };
-  return { fetch: fetchFn as typeof fetch, sent };
+  return { fetch: fetchFn, sent };
 }
 
 function fakeIo(fetchFn: typeof fetch, extra: Partial<CliIo> = {}) {
