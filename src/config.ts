@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import type { CoreSettings } from './core/deps';
 import { CRASH_STEPS } from './core/crash';
@@ -25,7 +26,10 @@ const Settings = z
     EMAIL_CA_CERT: z.string().optional(),
     EMAIL_OUTBOX_DIR: z.string().default('.outbox'),
     PUBLIC_BASE_URL: z.url().optional(),
-    SWEEP_SCHEDULE: z.string().default('*/30 * * * * *'),
+    SWEEP_SCHEDULE: z
+      .string()
+      .default('*/30 * * * * *')
+      .refine((v) => scheduleIntervalSeconds(v) !== undefined, 'must be an NCRONTAB expression with six fields (seconds first) that fires at least twice'),
     PAUSE_DEFAULT_TTL_SECONDS: int(86_400, 1, 31_536_000),
     PAUSE_MAX_TTL_SECONDS: int(2_592_000, 1, 31_536_000),
     RUN_STALE_SECONDS: int(300, 1, 86_400),
@@ -89,5 +93,17 @@ export function coreSettings(s: AppSettings): CoreSettings {
     executionRetentionDays: s.EXECUTION_RETENTION_DAYS,
     outboxRetrySeconds: s.OUTBOX_RETRY_SECONDS,
     allowInsecureCallbacks: s.ALLOW_INSECURE_CALLBACKS === 'true',
+    sweepIntervalSeconds: scheduleIntervalSeconds(s.SWEEP_SCHEDULE) ?? 30,
   };
+}
+
+/** The longest gap between the next firings of an NCRONTAB schedule (six fields, UTC), or undefined when it is not one. */
+export function scheduleIntervalSeconds(expression: string): number | undefined {
+  try {
+    const runs = new Cron(expression, { mode: '6-part', timezone: 'UTC', domAndDow: true, paused: true }).nextRuns(6);
+    if (runs.length < 2) return undefined;
+    return Math.max(...runs.slice(1).map((r, i) => (r.getTime() - (runs[i] as Date).getTime()) / 1000));
+  } catch {
+    return undefined;
+  }
 }

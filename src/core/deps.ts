@@ -25,6 +25,8 @@ export interface CoreSettings {
   outboxRetrySeconds: number;
   /** `http://127.0.0.1` and `http://localhost` callBackUris are accepted (the local stack); else https only. */
   allowInsecureCallbacks: boolean;
+  /** The longest gap between two firings of SWEEP_SCHEDULE: the dashboard warns after three with no pass. */
+  sweepIntervalSeconds: number;
 }
 
 /** Everything a use case may touch. Built once per process by src/composition.ts. */
@@ -56,4 +58,5 @@ export const defaultCoreSettings: CoreSettings = {
   executionRetentionDays: 90,
   outboxRetrySeconds: 10,
   allowInsecureCallbacks: false,
+  sweepIntervalSeconds: 30,
 };

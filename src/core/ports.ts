@@ -153,7 +153,8 @@ export type TableName =
   | 'ActiveQueues'
   | 'Idempotency'
   | 'Outbox'
-  | 'Sweep';
+  | 'Sweep'
+  | 'SweepPasses';
 
 // ---- Mail, time, logs ------------------------------------------------------------------
 

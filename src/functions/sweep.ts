@@ -1,12 +1,10 @@
-import { runSweep } from '../core/sweep/sweep';
+import { sweepAndRecord } from '../core/sweep/passes';
 import { timerFunction } from './define';
 
 export const Sweep = timerFunction({
   name: 'Sweep',
   schedule: '%SWEEP_SCHEDULE%',
   make: (deps) => async (_timer, ctx) => {
-    const d = deps(ctx);
-    const report = await runSweep(d);
-    d.log.info('sweep pass', { ...report });
+    await sweepAndRecord(deps(ctx));
   },
 });

@@ -40,6 +40,8 @@ export interface PageOptions {
    * it). Its hash, and nothing else, goes into `script-src`. Pages without one allow no script.
    */
   script?: string;
+  /** The script may fetch from the page's own origin (`connect-src 'self'`). */
+  connect?: boolean;
 }
 
 /** The page's CSP: nothing by default; its own stylesheet, and its own script when it has one, by hash. */
@@ -47,6 +49,7 @@ export function contentSecurityPolicy(options: PageOptions = {}): string {
   return [
     "default-src 'none'",
     ...(options.script ? [`script-src ${inline(options.script).source}`] : []),
+    ...(options.script && options.connect ? ["connect-src 'self'"] : []),
     `style-src ${inline(STYLE).source}`,
     "img-src 'none'",
     "form-action 'self'",

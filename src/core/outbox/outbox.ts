@@ -144,6 +144,34 @@ export async function callbackField(deps: Deps, owner: CallbackOwner): Promise<{
   return callback ? { callback } : {};
 }
 
+/** A pending effect as the dashboard shows it: never its URI, message or recipients. */
+export interface PendingEffect {
+  kind: 'email' | 'callback';
+  about: string;
+  owner?: CallbackOwner;
+  /** A callback whose owner has no outcome yet: the Webhook activity is still waiting, as it should. */
+  waitingForOutcome: boolean;
+  attempts: number;
+  recordedAt: string;
+  nextAt: string;
+  expiresAt?: string;
+  lastError?: string;
+}
+
+/** The outbox's pending effects (at most `limit`, one range read): callbacks waiting or failing, emails retrying. */
+export async function pendingEffects(deps: Deps, limit = 100): Promise<PendingEffect[]> {
+  return (await new OutboxStore(deps.tables).pending(limit)).map((e) => ({
+    kind: e.kind,
+    about: e.about,
+    waitingForOutcome: e.kind === 'callback' && !e.body,
+    attempts: e.attempts,
+    recordedAt: e.recordedAt,
+    nextAt: e.nextAt,
+    ...(e.kind === 'callback' ? { owner: e.owner, expiresAt: e.expiresAt } : {}),
+    ...(e.lastError ? { lastError: e.lastError } : {}),
+  }));
+}
+
 /** Delivers one effect now if it is due and free. True when it is delivered (now or before). */
 export async function deliver(deps: Deps, id: string): Promise<boolean> {
   const store = new OutboxStore(deps.tables);
