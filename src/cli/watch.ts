@@ -207,8 +207,11 @@ export class BarRenderer implements Renderer {
           stream: this.tty as NodeJS.WritableStream,
           format: ` {stage} {bar} {done}/{count} {state}{detail}`,
           barsize: 24,
+          // Nothing to restore if Ctrl-C ends the watch: the cursor stays visible, line wrapping stays on (bars
+          // are cut to the terminal's width instead), and cli-progress's own SIGINT handler (which would keep
+          // Ctrl-C from ending the process) is off.
           hideCursor: false,
-          // cli-progress's SIGINT handler would keep Ctrl-C from ending the watch.
+          linewrap: true,
           gracefulExit: false,
           clearOnComplete: false,
           autopadding: true,

@@ -270,9 +270,22 @@ describe('adf-conductor watch on a terminal: live bars', () => {
     expect(drawn).toMatch(/ extract .* 2\/3 Running · running: customers/);
     expect(drawn).toMatch(/ extract .* 3\/3 Failed · 1 failed/);
     expect(drawn).toMatch(/ load {4}.* 1\/1 Blocked · 1 blocked/);
+    // Ctrl-C leaves the terminal as it was: line wrapping is never turned off, the cursor never hidden.
+    expect(drawn).not.toContain('\x1b[?7l');
+    expect(drawn).not.toContain('\x1b[?25l');
     // the failure scrolls above the bars once, not on every redraw
     expect(drawn.split('FAILED worker').length).toBe(2);
     expect(out).toEqual(['execution ex-1 (batch daily): Running, 2 stages, 4 workers', 'execution ex-1 Stopped after 7 s: 2 succeeded, 1 failed, 1 blocked']);
+  });
+
+  test('when the terminal is narrow, then each bar is cut to its width rather than wrapped (which would break the redraw)', async () => {
+    const term = terminal();
+    term.tty.columns = 40;
+    const { io } = fakeIo(scriptedServer([json(200, polls.first), json(200, polls.stopped)]).fetch, { isTTY: true, tty: term.tty });
+
+    expect(await main(['watch', 'ex-1'], io)).toBe(1);
+    expect(term.text()).toContain(' extract ░░░░░░░░░░░░░░░░░░░░░░░░ 0/3 Ru\x1b[0K');
+    expect(term.text()).not.toContain('0/3 Run');
   });
 
   test('when --plain is given on a TTY, then it prints plain lines and draws nothing', async () => {
