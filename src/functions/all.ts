@@ -5,4 +5,5 @@ import './queues';
 import './dashboard';
 import './sweep';
 import './orchestration';
+import './openapi';
 export { functions } from './define';

@@ -40,7 +40,7 @@ export const GetMetadata = httpFunction({
 
 const Name = z.string().min(1).max(NAME_LIMITS.nameMaxLength);
 const Names = z.array(Name).min(1).max(1000);
-const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional(), ...CallbackFields });
+export const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional(), ...CallbackFields });
 
 export const StartExecution = httpFunction({
   name: 'StartExecution',
@@ -73,7 +73,7 @@ export const GetExecution = httpFunction({
     }),
 });
 
-const ListQuery = z.strictObject({
+export const ListQuery = z.strictObject({
   batch: z.string().max(NAME_LIMITS.nameMaxLength).optional(),
   status: z.enum(['Running', 'Succeeded', 'Failed', 'Stopped', 'Cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
@@ -99,7 +99,7 @@ export const CancelExecution = httpFunction({
   make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toLoadedExecutionView(await cancelExecution(deps(ctx), req.params.executionId ?? '')))),
 });
 
-const RestartRequest = z.strictObject({ fromFailure: z.boolean().optional() });
+export const RestartRequest = z.strictObject({ fromFailure: z.boolean().optional() });
 
 export const RestartExecution = httpFunction({
   name: 'RestartExecution',

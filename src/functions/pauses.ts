@@ -19,7 +19,7 @@ import { httpFunction } from './define';
 const NoLineBreaks = /^[^\r\n]*$/;
 const Emails = z.array(z.email('must be an email address')).max(50, 'at most 50 addresses');
 
-const pauseRequest = (deps: Deps) =>
+export const pauseRequest = (deps: Deps) =>
   z
     .strictObject({
     ...CallbackFields,
@@ -83,7 +83,7 @@ export const GetPause = httpFunction({
 });
 
 /** `view` decides nothing: it answers what the legacy `GET ?token=` did (the confirmation page, or the pause as JSON). */
-const DecisionRequest = z.object({
+export const DecisionRequest = z.object({
   token: z.string('must be a string').max(1000),
   decision: z.enum(['approve', 'reject', 'view'], 'must be approve, reject or view'),
 });

@@ -17,7 +17,7 @@ export const EnqueueRequest = z.strictObject({
   ...CallbackFields,
 });
 
-const CancelRequest = z.strictObject({ reason: z.string().max(1000).optional() });
+export const CancelRequest = z.strictObject({ reason: z.string().max(1000).optional() });
 
 const jobUrl = (d: Deps, req: HttpRequest, queue: string, jobId: string) =>
   `${baseUrl(d, req)}/api/queues/${encodeURIComponent(queue)}/jobs/${encodeURIComponent(jobId)}`;

@@ -48,7 +48,7 @@ export const GetRun = httpFunction({
     }),
 });
 
-const RunFinishedRequest = z.strictObject({ runId: z.string().min(1).max(100) });
+export const RunFinishedRequest = z.strictObject({ runId: z.string().min(1).max(100) });
 
 export const RunFinished = httpFunction({
   name: 'RunFinished',
