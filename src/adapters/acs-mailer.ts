@@ -70,6 +70,7 @@ export class AcsMailer implements Mailer {
     const email: EmailMessage = {
       senderAddress: this.sender,
       content: { subject: message.subject, plainText: message.text, html: message.html },
+      ...(message.inline?.length ? { attachments: message.inline.map((i) => ({ name: i.name, contentType: i.contentType, contentInBase64: i.contentBase64, contentId: i.contentId })) } : {}),
       recipients: {
         to: message.to.map((address) => ({ address })),
         ...(message.cc !== undefined && message.cc.length > 0 ? { cc: message.cc.map((address) => ({ address })) } : {}),

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type { Clock, MailMessage, Mailer, SendOptions } from '../core/ports';
+import type { Clock, InlineImage, MailMessage, Mailer, SendOptions } from '../core/ports';
 
 export interface OutboxEntry {
   id: string;
@@ -20,6 +20,8 @@ export interface OutboxEntry {
   subject: string;
   html: string;
   text: string;
+  /** Inline images (`cid:` in the HTML), as sent. */
+  inline?: InlineImage[];
   /** ISO 8601 */
   createdAt: string;
 }
@@ -57,6 +59,7 @@ export class OutboxMailer implements Mailer {
       subject: message.subject,
       html: message.html,
       text: message.text,
+      ...(message.inline?.length ? { inline: message.inline } : {}),
       createdAt: now.toISOString(),
     };
     const base = join(this.dir, `${entry.createdAt.replace(/:/g, '-')}_${id}`);
@@ -117,6 +120,7 @@ function toEml(entry: OutboxEntry, from: string, date: Date): Promise<Buffer> {
     subject: entry.subject,
     text: entry.text,
     html: entry.html,
+    attachments: (entry.inline ?? []).map((i) => ({ cid: i.contentId, filename: i.name, contentType: i.contentType, content: i.contentBase64, encoding: 'base64' })),
     date,
     messageId: `<${entry.id}@adf-conductor.local>`,
     textEncoding: 'base64',

@@ -164,6 +164,15 @@ export interface MailMessage {
   subject: string;
   html: string;
   text: string;
+  /** Images the HTML shows as `cid:<contentId>` (inline attachments). */
+  inline?: InlineImage[];
+}
+
+export interface InlineImage {
+  contentId: string;
+  name: string;
+  contentType: string;
+  contentBase64: string;
 }
 
 /** Makes a resend of the same message a no-op at the provider. */

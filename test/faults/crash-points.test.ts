@@ -54,6 +54,6 @@ describe('crash points: a host killed at each named step converges with 0 duplic
     });
     for (const r of results) record({ scenario: `crash at ${r.step}`, load: 'execution of 9 workers (Simple, 1 failure → Stopped), 3 queue jobs, 2 keyed runs and 2 pauses (each with a Webhook callback)', faults: `SIGKILL at ${r.step}`, ...r.counts });
     expect(results.map((r) => r.step).sort()).toEqual(points.map(([s]) => s).sort());
-    for (const r of results) expect({ step: r.step, died: r.died, ...r.counts }).toEqual({ step: r.step, died: true, items: 16, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1 });
+    for (const r of results) expect({ step: r.step, died: r.died, ...r.counts }).toEqual({ step: r.step, died: true, items: 16, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1, wrongEmails: 0 });
   });
 });

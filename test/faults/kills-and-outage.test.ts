@@ -34,7 +34,7 @@ describe('random kills and a storage outage under a mixed load', () => {
       expect(app.kills).toBeGreaterThanOrEqual(8);
       // A kill after a receiver's 2xx and before the delivery is recorded repeats that callback (docs/webhooks.md); at most once per kill.
       expect(counts.callbackRepeats).toBeLessThanOrEqual(app.kills);
-      expect({ ...counts, callbackRepeats: 0 }).toEqual({ items: 152, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1 });
+      expect({ ...counts, callbackRepeats: 0 }).toEqual({ items: 152, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1, wrongEmails: 0 });
     } finally {
       await app.stop();
     }
@@ -74,7 +74,7 @@ describe('random kills and a storage outage under a mixed load', () => {
       expect(answers.filter((s) => s >= 500 && s !== 503)).toEqual([]);
       // About ten passes ran during the outage: a line or two each, not one per row (30 workers, 10 jobs).
       expect(outageLines).toBeLessThanOrEqual(40);
-      expect(counts).toEqual({ items: 49, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1 });
+      expect(counts).toEqual({ items: 49, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1, wrongEmails: 0 });
     } finally {
       await app.stop();
     }

@@ -35,7 +35,12 @@ export interface Counts {
   losses: number;
   stuck: number;
   emails: number;
+  /** Alert emails not to exactly the subscribers, or without the failed worker and its activity error. */
+  wrongEmails: number;
 }
+
+/** Who subscribes to the execution's outcome (Failed or Stopped): ops for everything, owner for its failing worker. */
+export const ALERT_SUBSCRIBERS = ['ops@example.com', 'owner@example.com'];
 
 export function metadataFor(spec: LoadSpec): string {
   const stage = (s: number) => {
@@ -69,6 +74,14 @@ export function metadataFor(spec: LoadSpec): string {
     '  - email: ops@example.com',
     '    on: [Failed, Stopped, Succeeded]',
     '    batches: ["*"]',
+    '  - email: owner@example.com', // s1_w0 fails: told
+    '    on: [Failed, Stopped]',
+    '    workers: [s1_w0]',
+    '  - email: quiet@example.com', // s1_w1 succeeds: not told
+    '    on: [Failed, Stopped]',
+    '    workers: [s1_w1]',
+    '  - email: cancel@example.com', // another outcome: not told
+    '    on: [Cancelled]',
     '',
   ].join('\n');
 }
@@ -268,8 +281,9 @@ export async function countOutcome(app: App, spec: LoadSpec, expected: Expected)
     (await app.deps.tables.table('ActiveRuns').scanAll()).length +
     jobs.filter((j) => j.status === 'RUNNING' || j.status === 'PENDING').length +
     workersOf((await call(app, 'GET', `/executions/${expected.execution}`)).json).filter((w) => ['Pending', 'Starting', 'Running'].includes(w.status)).length;
-  const emails = (await app.emails()).length;
-  return { items: expected.workerStatus.size + expected.jobs.length + expected.runs.length + expected.pauses.length, duplicates, callbackRepeats, losses, stuck, emails };
+  const sent = await app.emails();
+  const wrongEmails = sent.filter((m) => JSON.stringify([...m.to].sort()) !== JSON.stringify(ALERT_SUBSCRIBERS) || !/s1_w0 \(s1 · wk_bad\) at Copy data \[2200\]: Source not found/.test(m.text)).length;
+  return { items: expected.workerStatus.size + expected.jobs.length + expected.runs.length + expected.pauses.length, duplicates, callbackRepeats, losses, stuck, emails: sent.length, wrongEmails };
 }
 
 /** Sends the load, waits for convergence (and a little longer, so a late duplicate would show), then counts. */

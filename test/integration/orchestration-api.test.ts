@@ -51,7 +51,7 @@ describe('orchestration API: integrity, bad input, cancel, timeout and recovery'
     const errors = res.json.errors as Array<{ path: string; message: string }>;
     expect(new Set(errors.map((e) => e.path)).size).toBeGreaterThanOrEqual(6);
     const out: string[] = [];
-    const code = main(['validate', file], { out: (s) => out.push(s), err: (s) => out.push(s), readFile: (p) => fs.readFileSync(p, 'utf8') });
+    const code = await main(['validate', file], { out: (s) => out.push(s), err: (s) => out.push(s), readFile: (p) => fs.readFileSync(p, 'utf8') });
     expect(code).toBe(1);
     const printed = out.join('\n');
     for (const e of errors) expect(printed).toContain(`${e.path}: ${e.message}`);

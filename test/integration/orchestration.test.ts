@@ -71,7 +71,7 @@ describe('orchestration failure handling through the HTTP API', () => {
     expect(failed?.error).toEqual({ activity: 'Copy sales', code: '2200', message: 'Source not found' });
     // The alert goes to the recipients whose outcomes match, and only to them.
     const alerts = (await readOutbox(stack.outbox)).filter((m) => m.subject.includes('nightly'));
-    expect(alerts.map((m) => [m.to, m.subject])).toEqual([[['ops@example.com'], '[adf-conductor] nightly: Failed']]);
+    expect(alerts.map((m) => [m.to, m.subject])).toEqual([[['ops@example.com'], '[adf-conductor] nightly: Failed (1 failed)']]);
   });
 
   it('when failureHandling is Simple, then the stage finishes, every later worker is Blocked and the execution is Stopped', async () => {

@@ -71,7 +71,7 @@ export function integrityProblems(doc: Record<string, unknown>): FieldProblem[] 
   const stageByName = uniqueNames('stage', stages, report);
   const workerByName = uniqueNames('worker', workers, report);
   const batchByName = uniqueNames('batch', batches, report);
-  uniqueNames(
+  const queueByName = uniqueNames(
     'queue',
     items(doc.queues).map(({ value, index }) => ({
       name: isRecord(value) ? str(value.name) : undefined,
@@ -124,12 +124,17 @@ export function integrityProblems(doc: Record<string, unknown>): FieldProblem[] 
     report('stages', 'no enabled stage has an enabled pipeline: nothing would run');
   }
 
-  // Recipients: batch names resolve (or '*').
+  // Recipients: batch, worker and queue names resolve (or '*').
+  const narrowing = [
+    ['batches', 'batch', batchByName, 'every execution'],
+    ['workers', 'worker', workerByName, 'every worker'],
+    ['queues', 'queue', queueByName, 'every queue'],
+  ] as const;
   for (const { value, index } of items(doc.recipients)) {
     if (!isRecord(value)) continue;
-    for (const ref of refs(value.batches, `recipients[${index}].batches`)) {
-      if (ref.name !== ALL_BATCHES && !batchByName.has(ref.name)) {
-        report(ref.path, `${unknownRef('batch', ref.name, batchByName)}; use "${ALL_BATCHES}" for every execution`);
+    for (const [field, kind, known, all] of narrowing) {
+      for (const ref of refs(value[field], `recipients[${index}].${field}`)) {
+        if (ref.name !== ALL_BATCHES && !known.has(ref.name)) report(ref.path, `${unknownRef(kind, ref.name, known as Map<string, unknown>)}; use "${ALL_BATCHES}" for ${all}`);
       }
     }
   }

@@ -68,6 +68,8 @@ const RecipientSchema = z.strictObject({
     .min(1, { error: 'list at least one outcome' })
     .default(['Failed', 'Stopped', 'Cancelled']),
   batches: z.array(z.string().min(1, { error: 'must name a batch or be "*"' })).default([ALL_BATCHES]),
+  workers: z.array(z.string().min(1, { error: 'must name a worker or be "*"' })).default([ALL_BATCHES]),
+  queues: z.array(z.string().min(1, { error: 'must name a queue or be "*"' })).default([ALL_BATCHES]),
 });
 
 export const MetadataSchema = z.strictObject({

@@ -52,6 +52,6 @@ function toMetadata(p: ParsedMetadata): Metadata {
     })),
     batches: p.batches.map((b) => ({ name: b.name, stages: [...b.stages], enabled: b.enabled })),
     queues: p.queues.map((q) => ({ name: q.name, capacity: q.capacity })),
-    recipients: p.recipients.map((r) => ({ email: r.email, on: [...r.on], batches: [...r.batches] })),
+    recipients: p.recipients.map((r) => ({ email: r.email, on: [...r.on], batches: [...r.batches], workers: [...r.workers], queues: [...r.queues] })),
   };
 }

@@ -52,10 +52,14 @@ export interface QueueDef {
 }
 export interface RecipientDef {
   email: string;
-  /** Execution outcomes that trigger a mail. */
+  /** Outcomes that trigger a mail: an execution's, a pause's or a queue job's (ALERT_OUTCOMES). */
   on: string[];
-  /** Batch names, or '*' for every execution. */
+  /** Narrows execution outcomes: batch names, or '*' for every execution. */
   batches: string[];
+  /** Narrows execution outcomes to executions that ran one of these workers and, unless Succeeded, where one of them did not succeed; '*' for all. */
+  workers: string[];
+  /** Narrows job outcomes: queue names, or '*' for every queue. */
+  queues: string[];
 }
 export interface MetadataProperties {
   failureHandling: FailureHandling;
@@ -91,10 +95,14 @@ export const METADATA_LIMITS = {
 
 export const FAILURE_HANDLING_VALUES = ['None', 'Simple', 'DependencyChain'] as const;
 export const RESTART_VALUES = ['resume', 'new'] as const;
-export const ALERT_OUTCOMES = ['Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;
+export const EXECUTION_OUTCOMES = ['Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;
+export const PAUSE_OUTCOMES = ['Approved', 'Rejected', 'Expired'] as const;
+export const JOB_OUTCOMES = ['FAILED', 'TIMEDOUT', 'USER_ERROR'] as const;
+/** What a recipient may subscribe to (`on:`): execution, pause and queue-job outcomes. */
+export const ALERT_OUTCOMES = [...EXECUTION_OUTCOMES, ...PAUSE_OUTCOMES, ...JOB_OUTCOMES] as const;
 /** The factory key every worker may use without declaring it; missing parts come from settings. */
 export const DEFAULT_FACTORY = 'default';
-/** In a recipient's `batches`, matches every execution (with or without a batch). */
+/** In a recipient's `batches`, `workers` or `queues`: matches every one (every execution, with or without a batch). */
 export const ALL_BATCHES = '*';
 
 // ---- Questions use cases ask ----------------------------------------------------------

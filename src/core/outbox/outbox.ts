@@ -14,7 +14,8 @@ import type { Deps } from '../deps';
 import { Conflict, Rejected, validationFailed } from '../errors';
 import type { MailMessage } from '../ports';
 import { addSeconds, iso, mapLimit } from '../util';
-import { OutboxStore, type CallbackBody, type CallbackEffect, type CallbackOwner, type Effect, type EmailEffect } from './store';
+import { ignore } from '../retry';
+import { OutboxStore, WATCH_PREFIX, type CallbackBody, type CallbackEffect, type CallbackOwner, type Effect, type EmailEffect } from './store';
 
 export type { CallbackBody, CallbackOwner } from './store';
 
@@ -172,6 +173,57 @@ export async function pendingEffects(deps: Deps, limit = 100): Promise<PendingEf
   }));
 }
 
+/**
+ * What an area says of an alert watch's owner (a pause, a job): the email of its outcome; `null` when nobody
+ * subscribes to that outcome (or the owner is gone); undefined while the owner is still open.
+ */
+export type AlertResolver = (deps: Deps, ownerId: string) => Promise<MailMessage | null | undefined>;
+export type AlertOutcomes = Partial<Record<CallbackOwner['area'], AlertResolver>>;
+
+/** An open owner's watch is looked at again this often: a crash between an outcome and its email delays it at most this. */
+export const WATCH_RECHECK_SECONDS = 120;
+
+const alertWatchId = (owner: CallbackOwner) => `${WATCH_PREFIX}${owner.area}_${digest(owner.id, 32)}`;
+
+/**
+ * Records, before an owner can reach an outcome, that its outcome may owe an email (the transactional-outbox
+ * half of alerts for pauses and jobs). The owner's decision path arms it at once (`armAlert`); the sweep
+ * looks at it every WATCH_RECHECK_SECONDS, so a crash between the outcome and the email only delays it.
+ */
+export async function watchAlert(deps: Deps, owner: CallbackOwner): Promise<void> {
+  const now = deps.clock.now();
+  await new OutboxStore(deps.tables).add({ id: alertWatchId(owner), kind: 'email', about: `${owner.area} ${owner.id}`, owner, recordedAt: iso(now), nextAt: iso(addSeconds(now, WATCH_RECHECK_SECONDS)) });
+}
+
+/** An owner reached its outcome: its watch, if any, becomes its email (or nothing) and goes now. */
+export async function armAlert(deps: Deps, owner: CallbackOwner, resolve: AlertResolver): Promise<void> {
+  const store = new OutboxStore(deps.tables);
+  const e = await store.get(alertWatchId(owner));
+  if (!e || e.kind !== 'email') return;
+  const ready = e.message ? e : await resolveWatch(deps, store, e, () => resolve(deps, owner.id));
+  if (ready) await deliverEffect(deps, store, ready);
+}
+
+/** A watch whose owner decided becomes an email due now; undefined when there is nothing (yet) to send. */
+async function resolveWatch(deps: Deps, store: OutboxStore, e: EmailEffect, resolve: () => Promise<MailMessage | null | undefined>): Promise<EmailEffect | undefined> {
+  const message = await resolve();
+  const now = deps.clock.now();
+  if (message === undefined) {
+    await store.save({ ...e, nextAt: iso(addSeconds(now, WATCH_RECHECK_SECONDS)) }).catch(ignore(Conflict));
+    return undefined;
+  }
+  if (message === null) {
+    await store.finish(e, { at: iso(now), outcome: 'skipped' });
+    return undefined;
+  }
+  try {
+    return (await store.save({ ...e, message, nextAt: iso(now) })) as EmailEffect;
+  } catch (err) {
+    if (err instanceof Conflict) return undefined; // another instance resolved it
+    throw err;
+  }
+}
+
 /** Delivers one effect now if it is due and free. True when it is delivered (now or before). */
 export async function deliver(deps: Deps, id: string): Promise<boolean> {
   const store = new OutboxStore(deps.tables);
@@ -181,12 +233,13 @@ export async function deliver(deps: Deps, id: string): Promise<boolean> {
 }
 
 /** Sweep step: every pending effect that is due, a bounded number per pass. */
-export async function deliverOutbox(deps: Deps, outcomes?: CallbackOutcomes): Promise<void> {
+export async function deliverOutbox(deps: Deps, outcomes?: CallbackOutcomes, alerts?: AlertOutcomes): Promise<void> {
   const store = new OutboxStore(deps.tables);
   const now = iso(deps.clock.now());
-  const due = (await store.pending(PER_PASS * 4)).filter((e) => e.nextAt <= now && !(e.leaseUntil && e.leaseUntil > now)).slice(0, PER_PASS);
+  const isDue = (e: Effect) => e.nextAt <= now && !(e.leaseUntil && e.leaseUntil > now);
+  const due = [...(await store.pending(PER_PASS * 4)).filter(isDue).slice(0, PER_PASS), ...(alerts ? (await store.watches(PER_PASS * 4)).filter(isDue).slice(0, PER_PASS) : [])];
   const results = await mapLimit(due, 4, (e) =>
-    deliverEffect(deps, store, e, e.kind === 'callback' && outcomes ? () => outcomes[e.owner.area](deps, e.owner.id) : undefined).catch((err: unknown) => {
+    deliverEffect(deps, store, e, e.kind === 'callback' && outcomes ? () => outcomes[e.owner.area](deps, e.owner.id) : undefined, e.kind === 'email' && e.owner ? alerts?.[e.owner.area] : undefined).catch((err: unknown) => {
       deps.log.warn('outbox: delivery failed', { about: e.about, error: (err as Error).name });
       return false;
     }),
@@ -197,7 +250,7 @@ export async function deliverOutbox(deps: Deps, outcomes?: CallbackOutcomes): Pr
   if (now.slice(14, 16) === '00') await store.purgeDelivered(iso(addSeconds(deps.clock.now(), -7 * 86_400)), 100);
 }
 
-async function deliverEffect(deps: Deps, store: OutboxStore, pending: Effect, outcome?: () => Promise<CallbackBody | undefined>): Promise<boolean> {
+async function deliverEffect(deps: Deps, store: OutboxStore, pending: Effect, outcome?: () => Promise<CallbackBody | undefined>, alert?: AlertResolver): Promise<boolean> {
   const now = deps.clock.now();
   if (pending.nextAt > iso(now) || (pending.leaseUntil && pending.leaseUntil > iso(now))) return false;
   const done = await store.delivered(pending.id);
@@ -206,7 +259,10 @@ async function deliverEffect(deps: Deps, store: OutboxStore, pending: Effect, ou
     return true;
   }
   if (pending.kind === 'callback') return deliverCallback(deps, store, pending, outcome);
-  return deliverEmail(deps, store, pending);
+  if (pending.message) return deliverEmail(deps, store, pending);
+  const owner = pending.owner;
+  const ready = alert && owner ? await resolveWatch(deps, store, pending, () => alert(deps, owner.id)) : undefined;
+  return ready ? deliverEmail(deps, store, ready) : false;
 }
 
 /** Claims an effect for one attempt (lease, attempts + 1). Undefined when another instance has it. */
@@ -240,6 +296,7 @@ async function deliverEmail(deps: Deps, store: OutboxStore, pending: EmailEffect
       deps.log.info('outbox: already accepted by the provider', { about: e.about, effect: e.id });
       return true;
     }
+    if (!e.message) throw new Error('an alert watch cannot be sent before its owner decided');
     const { id: providerId } = await deps.mailer.send(e.message, { idempotencyKey: key, firstAttemptAt: new Date(e.firstAttemptAt as string) });
     reach(deps, 'afterSend');
     await store.finish(e, { at: iso(deps.clock.now()), outcome: 'sent', providerId, attempts: e.attempts });

@@ -35,7 +35,10 @@ interface Common {
 
 export interface EmailEffect extends Common {
   kind: 'email';
-  message: MailMessage;
+  /** Absent while an alert watch waits for its owner's outcome (see `watchAlert`). */
+  message?: MailMessage;
+  /** An alert watch's owner: the pause or job whose outcome the email is about. */
+  owner?: CallbackOwner;
 }
 
 /** A Webhook activity waiting: its `callBackUri` (a bearer secret, kept only here), and once known, the body. */
@@ -54,13 +57,18 @@ export type NewEffect = Omit<EmailEffect, 'etag' | 'attempts'> | Omit<CallbackEf
 /** How a delivered (or abandoned) effect is remembered. Never its message or URI. */
 export interface Delivered {
   at: string;
-  outcome: 'sent' | 'failed' | 'expired';
+  /** `skipped`: an alert watch whose owner's outcome nobody subscribes to. */
+  outcome: 'sent' | 'failed' | 'expired' | 'skipped';
   attempts?: number;
   providerId?: string;
   lastError?: string;
 }
 
 const PARTITION = 'outbox';
+/** Alert watches wait (for days, maybe) in a partition of their own, so they never crowd out due deliveries. */
+const WATCHES = 'watch';
+export const WATCH_PREFIX = 'al_';
+const partitionOf = (id: string) => (id.startsWith(WATCH_PREFIX) ? WATCHES : PARTITION);
 const pendingKey = (id: string) => `p_${id}`;
 const doneKey = (id: string) => `d_${id}`;
 const MAX_CHUNKS = 20;
@@ -76,7 +84,7 @@ export class OutboxStore {
   }
 
   async delivered(id: string): Promise<Delivered | undefined> {
-    const r = await this.t.get(PARTITION, doneKey(id));
+    const r = await this.t.get(partitionOf(id), doneKey(id));
     return r && deliveredFromRow(r);
   }
 
@@ -84,7 +92,7 @@ export class OutboxStore {
   async add(e: NewEffect): Promise<boolean> {
     if (await this.delivered(e.id)) return false;
     try {
-      await this.t.insert(PARTITION, pendingKey(e.id), toProps({ ...e, attempts: 0 }));
+      await this.t.insert(partitionOf(e.id), pendingKey(e.id), toProps({ ...e, attempts: 0 }));
       return true;
     } catch (err) {
       if (err instanceof Conflict) return false;
@@ -93,13 +101,18 @@ export class OutboxStore {
   }
 
   async get(id: string): Promise<Effect | undefined> {
-    const r = await this.t.get(PARTITION, pendingKey(id));
+    const r = await this.t.get(partitionOf(id), pendingKey(id));
     return r && effectFromRow(r);
   }
 
-  /** Pending effects, oldest key first, at most `limit`. */
+  /** Pending effects, oldest key first, at most `limit` (alert watches apart: `watches`). */
   async pending(limit: number): Promise<Effect[]> {
     return (await this.t.query(PARTITION, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
+  }
+
+  /** Alert watches waiting for their owner's outcome, at most `limit`. */
+  async watches(limit: number): Promise<Effect[]> {
+    return (await this.t.query(WATCHES, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
   }
 
   /** Pending effects whose id starts with `prefix` (an owner's waiting callbacks): one range read. */
@@ -115,7 +128,7 @@ export class OutboxStore {
 
   /** Conditional update of a pending effect (claim, backoff). Conflict when someone else changed it first. */
   async save(e: Effect): Promise<Effect> {
-    return effectFromRow(await this.t.update(PARTITION, pendingKey(e.id), toProps(e), e.etag));
+    return effectFromRow(await this.t.update(partitionOf(e.id), pendingKey(e.id), toProps(e), e.etag));
   }
 
   /** Remembers the delivery, then drops the pending row, and with it any secret (a crash between: `finish` again). */
@@ -124,15 +137,19 @@ export class OutboxStore {
     if (done.attempts !== undefined) record.attempts = done.attempts;
     if (done.providerId) record.providerId = done.providerId;
     if (done.lastError) record.lastError = done.lastError;
-    await this.t.insert(PARTITION, doneKey(e.id), record).catch(ignore(Conflict));
-    await this.t.delete(PARTITION, pendingKey(e.id), e.etag).catch(ignore(Conflict, NotFound));
+    await this.t.insert(partitionOf(e.id), doneKey(e.id), record).catch(ignore(Conflict));
+    await this.t.delete(partitionOf(e.id), pendingKey(e.id), e.etag).catch(ignore(Conflict, NotFound));
   }
 
   /** Drops delivery records older than `cutoffIso`, at most `limit` (retention). */
   async purgeDelivered(cutoffIso: string, limit: number): Promise<number> {
-    const rows = (await this.t.query(PARTITION, { from: 'd_', to: 'd`', limit: 1000 })).filter((r) => String(r.props.at) < cutoffIso).slice(0, limit);
-    for (const r of rows) await this.t.delete(PARTITION, r.rowKey, r.etag).catch(ignore(Conflict, NotFound));
-    return rows.length;
+    let purged = 0;
+    for (const pk of [PARTITION, WATCHES]) {
+      const rows = (await this.t.query(pk, { from: 'd_', to: 'd`', limit: 1000 })).filter((r) => String(r.props.at) < cutoffIso).slice(0, limit);
+      for (const r of rows) await this.t.delete(pk, r.rowKey, r.etag).catch(ignore(Conflict, NotFound));
+      purged += rows.length;
+    }
+    return purged;
   }
 }
 
@@ -143,7 +160,10 @@ function toProps(e: Unsaved): Props {
   if (e.firstAttemptAt) props.firstAttemptAt = e.firstAttemptAt;
   if (e.leaseUntil) props.leaseUntil = e.leaseUntil;
   if (e.lastError) props.lastError = e.lastError;
-  if (e.kind === 'email') return { ...props, ...chunks('message', e.message, e.about) };
+  if (e.kind === 'email') {
+    if (e.owner) Object.assign(props, { ownerArea: e.owner.area, ownerId: e.owner.id });
+    return e.message ? { ...props, ...chunks('message', e.message, e.about) } : props;
+  }
   Object.assign(props, { uri: e.uri, ownerArea: e.owner.area, ownerId: e.owner.id, expiresAt: e.expiresAt });
   return e.body ? { ...props, ...chunks('body', e.body, e.about) } : props;
 }
@@ -178,12 +198,18 @@ function effectFromRow(r: Row): Effect {
       ...(body ? { body: parseJson<CallbackBody>(body, { StatusCode: '500' }) } : {}),
     };
   }
-  return { ...common, kind: 'email', message: parseJson<MailMessage>(joinChunks('message', p), { to: [], subject: '', html: '', text: '' }) };
+  const message = joinChunks('message', p);
+  return {
+    ...common,
+    kind: 'email',
+    ...(message ? { message: parseJson<MailMessage>(message, { to: [], subject: '', html: '', text: '' }) } : {}),
+    ...(p.ownerArea ? { owner: { area: String(p.ownerArea) as CallbackOwner['area'], id: String(p.ownerId ?? '') } } : {}),
+  };
 }
 
 function deliveredFromRow(r: Row): Delivered {
   const p = r.props;
-  const outcome = p.outcome === 'failed' || p.outcome === 'expired' ? p.outcome : 'sent';
+  const outcome = p.outcome === 'failed' || p.outcome === 'expired' || p.outcome === 'skipped' ? p.outcome : 'sent';
   return {
     at: String(p.at),
     outcome,

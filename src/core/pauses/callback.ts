@@ -1,6 +1,7 @@
 import type { Deps } from '../deps';
 import { armCallbacks, type CallbackBody } from '../outbox/outbox';
 import type { Pause } from './model';
+import { alertPause } from './alerts';
 import { PauseStore } from './store';
 
 /** What a Webhook activity waiting on a pause is told: approve 200, reject 409, expiry 408; undefined while open. */
@@ -12,10 +13,12 @@ export function pauseCallbackBody(p: Pause): CallbackBody | undefined {
   return undefined;
 }
 
-/** A pause reached its outcome: a waiting Webhook activity hears it now (the sweep retries what fails). */
+/** A pause reached its outcome: a waiting Webhook activity hears it now, and its alert goes (the sweep retries what fails). */
 export async function pauseDecided(deps: Deps, p: Pause): Promise<void> {
   const body = pauseCallbackBody(p);
-  if (body) await armCallbacks(deps, { area: 'pause', id: p.pauseId }, body).catch((e: unknown) => deps.log.warn('pause callback not delivered yet', { pauseId: p.pauseId, error: (e as Error).name }));
+  if (!body) return;
+  await armCallbacks(deps, { area: 'pause', id: p.pauseId }, body).catch((e: unknown) => deps.log.warn('pause callback not delivered yet', { pauseId: p.pauseId, error: (e as Error).name }));
+  await alertPause(deps, p.pauseId);
 }
 
 /** For the sweep: the callback body of a pause's outcome, read from storage. */

@@ -1,3 +1,4 @@
+import { watchPause } from './alerts';
 import type { Deps } from '../deps';
 import { recordRequestCallback, type CallbackRequest } from '../outbox/outbox';
 import { DomainError, notFound, payloadTooLarge, validationFailed, type FieldProblem } from '../errors';
@@ -50,8 +51,11 @@ export async function createPause(deps: Deps, input: PauseInput, baseUrl: string
 
   const now = deps.clock.now();
   const { token, hash } = issueToken(deps.ids);
+  const pauseId = deps.ids.newId();
+  // Watched before it exists: its outcome's alert cannot be lost to a crash.
+  await watchPause(deps, pauseId);
   const pause = await new PauseStore(deps.tables).create({
-    pauseId: deps.ids.newId(),
+    pauseId,
     status: 'Waiting',
     tokenHash: hash,
     ...(continuation ? { continuation } : {}),

@@ -1,6 +1,7 @@
 /**
  * Queue use cases: EnqueueJob, GetQueue, GetJob, CancelJob. The rules are in docs/queues.md.
  */
+import { watchJob } from './alerts';
 import { cancelRun } from '../runs/pacing';
 import type { Deps } from '../deps';
 import { MAX_PARAMETER_CHARS } from '../names';
@@ -47,6 +48,7 @@ export async function enqueueJob(deps: Deps, queue: string, input: EnqueueInput)
   const store = new QueueStore(deps.tables);
   await store.ensureActive(queue);
   const { job, head } = await append(deps, store, def, target, input);
+  await watchJob(deps, job);
   await store.touchActive(deps, queue);
   deps.log.info('job enqueued', { queue, jobId: job.jobId, status: job.status });
 

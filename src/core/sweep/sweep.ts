@@ -5,11 +5,19 @@ import type { TrackedRun } from '../runs/model';
 import { observeAndSettle, observeOne, type Settlers } from '../runs/observe';
 import { advanceQueues, settleJobRun } from '../queues/advance';
 import { expirePauses, settlePauseRun } from '../pauses/sweep';
-import { deliverOutbox, type CallbackOutcomes } from '../outbox/outbox';
+import { deliverOutbox, type AlertOutcomes, type CallbackOutcomes } from '../outbox/outbox';
+import { pauseAlert } from '../pauses/alerts';
+import { jobAlert } from '../queues/alerts';
 import { executionOutcome } from '../orchestration/callback';
 import { jobOutcome } from '../queues/callback';
 import { pauseOutcome } from '../pauses/callback';
 import { runOutcome, settleCallbackRun } from '../runs/callback';
+
+/** Where an alert watch's email is read once its owner decided, by owner area. */
+export const alertOutcomes: AlertOutcomes = {
+  pause: pauseAlert,
+  job: jobAlert,
+};
 
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
@@ -87,6 +95,6 @@ const advanceSteps: Array<(deps: Deps) => Promise<void>> = [
   advanceExecutions,
   // Last: what the steps above recorded and could not deliver at once, and callbacks whose owner has decided.
   function deliverOutboxStep(deps: Deps) {
-    return deliverOutbox(deps, callbackOutcomes);
+    return deliverOutbox(deps, callbackOutcomes, alertOutcomes);
   },
 ];

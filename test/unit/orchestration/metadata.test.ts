@@ -61,7 +61,7 @@ describe('parseMetadataText', () => {
       { name: 'catalog-import', capacity: 1 },
       { name: 'backfill', capacity: 3 },
     ]);
-    expect(m.recipients[1]).toEqual({ email: 'finance-analytics@contoso.com', on: ['Succeeded', 'Failed'], batches: ['daily'] });
+    expect(m.recipients[1]).toEqual({ email: 'finance-analytics@contoso.com', on: ['Succeeded', 'Failed'], batches: ['daily'], workers: ['*'], queues: ['*'] });
   });
 
   test('when a minimal document is parsed, then properties, names and lists get their defaults', () => {
@@ -96,10 +96,25 @@ describe('parseMetadataText', () => {
     expect(valid(parseMetadataText(json)).properties.failureHandling).toBe('None');
   });
 
-  test('when a recipient omits on and batches, then it gets failure outcomes for every batch', () => {
+  test('when a recipient omits on, batches, workers and queues, then it gets failure outcomes for every batch, worker and queue', () => {
     const m = valid(validateMetadata(aDoc([aStage('s', [aWorker('a')])], { recipients: [{ email: 'ops@example.com' }] })));
 
-    expect(m.recipients).toEqual([{ email: 'ops@example.com', on: ['Failed', 'Stopped', 'Cancelled'], batches: ['*'] }]);
+    expect(m.recipients).toEqual([{ email: 'ops@example.com', on: ['Failed', 'Stopped', 'Cancelled'], batches: ['*'], workers: ['*'], queues: ['*'] }]);
+  });
+
+  test('when a recipient narrows by workers and queues that do not exist, then each is a problem with its path, and "*" and known names are fine', () => {
+    const doc = aDoc([aStage('s', [aWorker('sales')])], {
+      queues: [{ name: 'imports' }],
+      recipients: [
+        { email: 'a@example.com', on: ['Failed', 'Expired', 'FAILED'], workers: ['sales', 'Sales2'], queues: ['imports', 'exports'] },
+        { email: 'b@example.com', on: ['USER_ERROR'], workers: ['*'], queues: ['*'] },
+        { email: 'c@example.com', on: ['Late?'] },
+      ],
+    });
+    const r = validateMetadata(doc);
+    expect(pathsOf(r).sort()).toEqual(['recipients[0].queues[1]', 'recipients[0].workers[1]', 'recipients[2].on[0]']);
+    expect(messageAt(r, 'recipients[0].workers[1]')[0]).toContain('unknown worker "Sales2"');
+    expect(messageAt(r, 'recipients[0].queues[1]')[0]).toContain('unknown queue "exports"; use "*" for every queue');
   });
 
   test('when the YAML has a syntax error, then there is one problem at $ with its line', () => {
