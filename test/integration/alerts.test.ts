@@ -62,7 +62,7 @@ describe('alert emails', () => {
     const workers = async () => (await stack.call('GET', `/executions/${id}`)).json.stages.flatMap((s: { workers: Array<{ name: string; runId?: string }> }) => s.workers);
     await sweepUntil(stack, async () => (await workers()).filter((w: { runId?: string }) => w.runId).length === 2);
     await new Promise((r) => setTimeout(r, 300)); // both runs end in ADF
-    const runIds = (await workers()).filter((w: { runId?: string }) => w.runId).map((w: { runId?: string }) => w.runId as string);
+    const runIds: string[] = (await workers()).filter((w: { runId?: string }) => w.runId).map((w: { runId?: string }) => w.runId as string);
     // Settled twice over: the completion callback for each run, twice, racing two sweeps.
     await Promise.all([...runIds.flatMap((runId) => [stack.call('POST', '/callbacks/run-finished', { runId }), stack.call('POST', '/callbacks/run-finished', { runId })]), stack.sweep(), stack.sweep()]);
     await sweepUntil(stack, async () => (await stack.call('GET', `/executions/${id}`)).json.status === 'Stopped' && (await mail()).length > 0);
