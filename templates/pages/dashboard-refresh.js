@@ -1,3 +1,4 @@
+/* global document, fetch, location, DOMParser, setTimeout */
 // The dashboard refreshes itself: every few seconds it fetches this same page and swaps in the new
 // content, keeping which stages the reader opened or closed. It pauses while the tab is hidden.
 (function () {

@@ -134,7 +134,7 @@ export function integrityProblems(doc: Record<string, unknown>): FieldProblem[] 
     if (!isRecord(value)) continue;
     for (const [field, kind, known, all] of narrowing) {
       for (const ref of refs(value[field], `recipients[${index}].${field}`)) {
-        if (ref.name !== ALL_BATCHES && !known.has(ref.name)) report(ref.path, `${unknownRef(kind, ref.name, known as Map<string, unknown>)}; use "${ALL_BATCHES}" for ${all}`);
+        if (ref.name !== ALL_BATCHES && !known.has(ref.name)) report(ref.path, `${unknownRef(kind, ref.name, known)}; use "${ALL_BATCHES}" for ${all}`);
       }
     }
   }
