@@ -99,6 +99,11 @@ export class AcsMailer implements Mailer {
       }
       const mapped = mapError(e);
       this.logger?.warn('email not accepted', { operationId, error: mapped.name, code: errorCode(e) });
+      // An inline image the service refuses (its type, its size) must not cost the email: every fact is in the text too.
+      if (mapped instanceof Rejected && message.inline?.length) {
+        this.logger?.warn('email refused with its inline images; sending it without them', { operationId });
+        return this.send({ ...message, inline: [] }, options);
+      }
       throw mapped;
     }
   }

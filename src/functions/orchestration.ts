@@ -3,11 +3,12 @@ import { notFound, unprocessable } from '../core/errors';
 import { NAME_LIMITS } from '../core/names';
 import { parseMetadataText } from '../http/metadata-text';
 import { applyMetadata, currentMetadata } from '../core/orchestration/metadata-store';
-import { cancelExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
+import { cancelExecution, dryRunExecution, getExecution, listExecutions, restartExecution, startExecution } from '../core/orchestration/executions';
+import { toPlanView } from '../http/views/plan';
 import { json, parseBody, plainText, readText, respond, validate } from '../http/respond';
 import { toLoadedExecutionView } from '../http/views/executions';
 import { callbackField, checkCallbackRequest, recordRequestCallback } from '../core/outbox/outbox';
-import { CallbackFields } from '../http/schemas';
+import { CallbackFields, Parameters } from '../http/schemas';
 import { httpFunction } from './define';
 
 export const PutMetadata = httpFunction({
@@ -40,7 +41,16 @@ export const GetMetadata = httpFunction({
 
 const Name = z.string().min(1).max(NAME_LIMITS.nameMaxLength);
 const Names = z.array(Name).min(1).max(1000);
-export const StartRequest = z.strictObject({ batch: Name.optional(), stages: Names.optional(), pipelines: Names.optional(), ...CallbackFields });
+export const StartRequest = z.strictObject({
+  batch: Name.optional(),
+  stages: Names.optional(),
+  pipelines: Names.optional(),
+  /** `${execution.parameters.<name>}` values; override the batch's `parameters`. */
+  parameters: Parameters.optional(),
+  /** Answer 200 with the plan; start nothing, write nothing. */
+  dryRun: z.boolean().optional(),
+  ...CallbackFields,
+});
 
 export const StartExecution = httpFunction({
   name: 'StartExecution',
@@ -49,8 +59,12 @@ export const StartExecution = httpFunction({
   authLevel: 'function',
   make: (deps) => (req, ctx) =>
     respond(ctx, async () => {
-      const { callBackUri, callbackTimeoutSeconds, ...input } = await parseBody(req, StartRequest);
+      const { callBackUri, callbackTimeoutSeconds, dryRun, ...input } = await parseBody(req, StartRequest);
       const d = deps(ctx);
+      if (dryRun) {
+        const { plan, metadataVersion } = await dryRunExecution(d, input);
+        return json(200, toPlanView(plan, metadataVersion));
+      }
       const callback = { ...(callBackUri ? { callBackUri } : {}), ...(callbackTimeoutSeconds ? { callbackTimeoutSeconds } : {}) };
       checkCallbackRequest(d, callback);
       const r = await startExecution(d, input);
@@ -99,7 +113,11 @@ export const CancelExecution = httpFunction({
   make: (deps) => (req, ctx) => respond(ctx, async () => json(200, toLoadedExecutionView(await cancelExecution(deps(ctx), req.params.executionId ?? '')))),
 });
 
-export const RestartRequest = z.strictObject({ fromFailure: z.boolean().optional() });
+export const RestartRequest = z.strictObject({
+  fromFailure: z.boolean().optional(),
+  /** New values for the rerun workers' parameters (only the keys each worker has). */
+  parameters: Parameters.optional(),
+});
 
 export const RestartExecution = httpFunction({
   name: 'RestartExecution',

@@ -100,6 +100,15 @@ export const WorkerView = z.object({
   startedAt: Instant.optional(),
   endedAt: Instant.optional(),
   error: ActivityErrorView.optional(),
+  parameters: Parameters.describe('Resolved at the start (placeholders filled in).'),
+  queue: z.string().optional().describe('The shared limit whose slot the run takes.'),
+  position: z.int().min(1).optional().describe('While Waiting: 1-based place among the waiting jobs of the queue.'),
+  lateAt: Instant.optional().describe('When it passed its warnAfterSeconds.'),
+  retryAt: Instant.optional().describe('A retry waits until then.'),
+  attempts: z
+    .array(z.object({ runId: z.string().optional(), status: z.string(), startedAt: Instant.optional(), endedAt: Instant.optional(), error: ActivityErrorView.optional() }))
+    .optional()
+    .describe('Every run of the worker, oldest first (retries and restarts), when there was more than one.'),
 });
 
 export const ExecutionView = z.object({
@@ -110,11 +119,45 @@ export const ExecutionView = z.object({
   startedAt: Instant,
   endedAt: Instant.optional(),
   restarts: z.int().min(0),
+  parameters: Parameters.optional().describe('`${execution.parameters.*}`: the batch\'s, overridden by the request\'s.'),
+  late: z.array(z.string()).optional().describe('What passed its warnAfterSeconds: `execution`, `stage:<name>`.'),
   stages: z.array(z.object({ name: z.string(), status: z.string(), workers: z.array(WorkerView) })).describe('In run order.'),
   callback: CallbackView.optional(),
 });
 
 export const ExecutionListView = z.object({ value: z.array(ExecutionView) });
+
+export const ExecutionPlanView = z.object({
+  dryRun: z.literal(true),
+  batch: z.string().nullable(),
+  metadataVersion: z.int().optional(),
+  parameters: Parameters,
+  stages: z.array(
+    z.object({
+      name: z.string(),
+      maxConcurrentWorkers: z.int().optional(),
+      warnAfterSeconds: z.int().optional(),
+      workers: z.array(
+        z.object({
+          name: z.string(),
+          pipeline: z.string(),
+          factory: z.string(),
+          resourceGroup: z.string(),
+          subscriptionId: z.string(),
+          parameters: Parameters,
+          dependsOn: z.array(z.string()),
+          waivedDependencies: z.array(z.string()).optional().describe('Predecessors outside this execution (disabled or not selected): satisfied.'),
+          queue: z.string().optional(),
+          retry: z.object({ count: z.int(), intervalSeconds: z.int(), fromFailure: z.boolean() }).optional(),
+          timeoutSeconds: z.int().optional(),
+          warnAfterSeconds: z.int().optional(),
+        }),
+      ),
+    }),
+  ),
+  skipped: z.array(z.object({ name: z.string(), stage: z.string(), reason: z.string() })).describe('Workers that would not run, and why.'),
+  sharedLimits: z.array(z.object({ queue: z.string(), capacity: z.int(), workers: z.array(z.string()) })),
+});
 
 export const ExecutionStartedView = z.object({
   executionId: z.string(),
@@ -189,6 +232,8 @@ export const VIEW_COMPONENTS = {
   Execution: ExecutionView,
   ExecutionList: ExecutionListView,
   ExecutionStarted: ExecutionStartedView,
+  ExecutionPlan: ExecutionPlanView,
+  ExecutionStartedOrPlan: z.union([ExecutionStartedView, ExecutionPlanView]),
   Job: JobView,
   JobEnqueued: JobEnqueuedView,
   JobCancelled: JobCancelledView,

@@ -223,10 +223,10 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       post: {
         summary: 'Start (or resume) an execution of a batch, or of selected stages and pipelines',
         description:
-          "If the batch's last execution ended Failed or Stopped and `restart` is `resume` (the default), it is resumed: 200 with `resumed: true`. Otherwise a new execution starts: 202.",
+          "If the batch's last execution ended Failed or Stopped and `restart` is `resume` (the default), it is resumed: 200 with `resumed: true`. Otherwise a new execution starts: 202. With `dryRun: true` the answer is 200 with the plan (an `ExecutionPlan`), and nothing starts or is written.",
         body: { schema: 'StartRequest', mediaTypes: ['application/json'] },
         responses: {
-          200: { description: 'The last execution of the batch was resumed.', json: 'ExecutionStarted' },
+          200: { description: 'The last execution of the batch was resumed (`ExecutionStarted`), or the plan of a dry run (`ExecutionPlan`).', json: 'ExecutionStartedOrPlan' },
           202: { description: 'A new execution started.', json: 'ExecutionStarted' },
         },
         problems: merge(BODY, { 404: ['MetadataNotFound', 'BatchNotFound'], 409: ['ExecutionInProgress'], 422: ['NothingSelected'], 503: ADF }),

@@ -8,6 +8,7 @@ import { claimOf } from '../runs/api';
 import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { recordExecutionAlert } from './alerts';
+import { checkLate } from './late';
 import { executionEnded } from './callback';
 import { deliver } from '../outbox/outbox';
 import { reach } from '../crash';
@@ -65,7 +66,9 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
     changed = (await timeOutOverdue(deps, store, e, workers)) || changed;
     if (changed) continue;
 
-    const p = plan(workers, e.rules, e.maxConcurrentWorkers);
+    if (await checkLate(deps, store, e, workers)) continue;
+    const stageCaps = Object.fromEntries(Object.entries(e.stageCaps ?? {}).map(([name, cap]) => [e.stages.indexOf(name), cap]));
+    const p = plan(workers, e.rules, e.maxConcurrentWorkers, { now: iso(deps.clock.now()), stageCaps });
     if (p.block.length) {
       const now = iso(deps.clock.now());
       const blocked = workers.filter((w) => p.block.includes(w.name)).map((w) => ({ ...w, status: 'Blocked' as const, endedAt: now }));
@@ -212,13 +215,39 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
 async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Worker> {
   if (isTerminalWorker(w.status) || w.trackId !== run.trackId) throw new Conflict('nothing to settle');
   const status: WorkerStatus = run.status === 'Succeeded' || run.status === 'Cancelled' || run.status === 'Unknown' ? run.status : 'Failed';
-  return {
+  const settled: Worker = {
     ...w,
     status,
     ...(run.runId ? { runId: run.runId } : {}),
     startedAt: w.startedAt ?? run.runStart ?? run.claimedAt,
     endedAt: run.runEnd ?? iso(deps.clock.now()),
     ...(status === 'Failed' ? { error: await failureOf(deps, run) } : {}),
+  };
+  return status === 'Failed' && w.retry && (w.retriesUsed ?? 0) < w.retry.count ? retryOf(deps, settled) : settled;
+}
+
+/**
+ * A Failed run with retries left: the attempt goes into the worker's history and the worker waits
+ * `retry.intervalSeconds` as Pending (a new attempt, so a new deterministic trackId), plain or from the failure.
+ */
+function retryOf(deps: Deps, failed: Worker): Worker {
+  const retry = failed.retry as NonNullable<Worker['retry']>;
+  const { runId, startedAt, endedAt, error } = failed;
+  deps.log.info('worker failed; retrying', { worker: failed.name, runId, retry: (failed.retriesUsed ?? 0) + 1, of: retry.count, inSeconds: retry.intervalSeconds });
+  return {
+    ...failed,
+    status: 'Pending',
+    attempt: failed.attempt + 1,
+    retriesUsed: (failed.retriesUsed ?? 0) + 1,
+    history: [...(failed.history ?? []), { status: 'Failed', ...(runId ? { runId } : {}), ...(startedAt ? { startedAt } : {}), ...(endedAt ? { endedAt } : {}), ...(error ? { error } : {}) }],
+    notBefore: iso(addSeconds(deps.clock.now(), retry.intervalSeconds)),
+    recoverRunId: retry.fromFailure && runId ? runId : undefined,
+    trackId: undefined,
+    runId: undefined,
+    startedAt: undefined,
+    endedAt: undefined,
+    error: undefined,
+    lateAt: undefined,
   };
 }
 

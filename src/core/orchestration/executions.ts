@@ -1,78 +1,58 @@
 import { reach } from '../crash';
 import type { Deps } from '../deps';
-import { conflict, Conflict, notFound, unprocessable, validationFailed, type FieldProblem } from '../errors';
+import { conflict, Conflict, notFound } from '../errors';
 import { refreshRun } from '../runs/api';
-import { isTerminalRun, resolveTarget } from '../runs/model';
+import { isTerminalRun } from '../runs/model';
 import { iso, mapLimit } from '../util';
 import { advanceExecution, closeExecution } from './advance';
-import { DEFAULT_FACTORY, isRunnable, stagesOfBatch, type Metadata } from './metadata';
+import { planExecution, type ExecutionPlan, type PlanInput } from './plan';
 import { currentMetadata } from './metadata-store';
 import type { Execution, Worker } from './model';
 import type { ExecutionStatus } from './rules';
 import { ExecutionStore, type Loaded } from './store';
 
-export interface StartExecutionInput {
-  batch?: string;
-  stages?: string[];
-  pipelines?: string[];
+export interface StartExecutionInput extends PlanInput {
+  /** Answer with the plan; start nothing, write nothing. */
+  dryRun?: boolean;
 }
 
 export type StartExecutionResult = { executionId: string; status: ExecutionStatus; resumed: boolean };
 
-/** A lock left Running this long by a crashed start (no head written) may be taken over. */
 /**
  * A batch lock naming an execution whose head was never written (its start died) is taken over after this
  * long. A start still writing then finds the lock gone before it writes its head, and gives up (409).
  */
 const ORPHAN_LOCK_MS = 30_000;
 
-/**
- * Starts an execution of a batch (or of all stages), snapshotting the enabled workers it selects.
- * The same batch never runs twice at once; with `restart: resume` a Failed/Stopped last execution resumes.
- */
-export async function startExecution(deps: Deps, input: StartExecutionInput): Promise<StartExecutionResult> {
+/** What an execution of the batch would run now (`dryRun`): reads the metadata, writes nothing. */
+export async function dryRunExecution(deps: Deps, input: PlanInput): Promise<{ metadataVersion: number; plan: ExecutionPlan }> {
+  const stored = await mustHaveMetadata(deps);
+  const plan = planExecution(stored.metadata, input, { executionId: '(dry run)', startedAt: iso(deps.clock.now()), defaultFactory: deps.settings.defaultFactory });
+  if (!plan) throw batchNotFound(input.batch, stored.version);
+  return { metadataVersion: stored.version, plan };
+}
+
+async function mustHaveMetadata(deps: Deps) {
   const stored = await currentMetadata(deps);
   if (!stored) throw notFound('MetadataNotFound', 'No orchestration metadata is stored yet: PUT /api/metadata first.');
+  return stored;
+}
+
+const batchNotFound = (batch: string | undefined, version: number) => notFound('BatchNotFound', `Batch '${batch}' is not in the metadata (version ${version}).`);
+
+/**
+ * Starts an execution of a batch (or of all stages), snapshotting the enabled workers it selects with their
+ * parameters resolved. The same batch never runs twice at once; with `restart: resume` a Failed/Stopped last
+ * execution resumes.
+ */
+export async function startExecution(deps: Deps, input: StartExecutionInput): Promise<StartExecutionResult> {
+  const stored = await mustHaveMetadata(deps);
   const md = stored.metadata;
   const batch = input.batch ?? null;
-  const stageDefs = stagesOfBatch(md, input.batch);
-  if (!stageDefs) throw notFound('BatchNotFound', `Batch '${input.batch}' is not in the metadata (version ${stored.version}).`);
-
-  const problems: FieldProblem[] = [];
-  input.stages?.forEach((s, i) => {
-    if (!stageDefs.some((d) => d.name === s)) problems.push({ path: `stages[${i}]`, message: `no stage '${s}' in ${batch === null ? 'the metadata' : `batch '${batch}'`}` });
-  });
-  const allWorkers = stageDefs.flatMap((s) => s.pipelines.map((p) => p.name));
-  input.pipelines?.forEach((p, i) => {
-    if (!allWorkers.includes(p)) problems.push({ path: `pipelines[${i}]`, message: `no pipeline '${p}' in ${batch === null ? 'the metadata' : `batch '${batch}'`}` });
-  });
-  if (problems.length) throw validationFailed(problems, 'The execution filter names unknown stages or pipelines.');
-
-  const selectedStages = stageDefs.filter((s) => s.enabled && (!input.stages || input.stages.includes(s.name)));
   const now = iso(deps.clock.now());
   const executionId = deps.ids.newId();
-  const stageNames: string[] = [];
-  const picked = selectedStages.flatMap((s) => s.pipelines.filter((w) => isRunnable(s, w) && (!input.pipelines || input.pipelines.includes(w.name))).map((w) => ({ s, w })));
-  const names = new Set(picked.map((x) => x.w.name));
-  const workers: Array<Omit<Worker, 'etag'>> = [];
-  for (const { s, w } of picked) {
-    if (!stageNames.includes(s.name)) stageNames.push(s.name);
-    workers.push({
-      name: w.name,
-      stage: s.name,
-      stageIndex: stageNames.indexOf(s.name),
-      order: workers.length,
-      target: targetOf(deps, md, w.factory, w.pipeline),
-      factoryKey: w.factory,
-      parameters: w.parameters,
-      // A predecessor outside this execution (disabled or not selected) counts as satisfied.
-      dependsOn: w.dependsOn.filter((d) => names.has(d)),
-      ...(w.timeoutSeconds !== undefined ? { timeoutSeconds: w.timeoutSeconds } : {}),
-      status: 'Pending',
-      attempt: 1,
-    });
-  }
-  if (workers.length === 0) throw unprocessable('NothingSelected', 'The request selects no enabled pipeline to run.');
+  const plan = planExecution(md, input, { executionId, startedAt: now, defaultFactory: deps.settings.defaultFactory });
+  if (!plan) throw batchNotFound(input.batch, stored.version);
 
   const store = new ExecutionStore(deps);
   const lock = await store.batchLock(batch);
@@ -86,7 +66,7 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
         throw conflict('ExecutionInProgress', `Execution ${lockedId} of ${batch === null ? 'all stages' : `batch '${batch}'`} is still running.`);
     }
     if ((status === 'Failed' || status === 'Stopped') && md.properties.restart === 'resume' && !input.stages && !input.pipelines) {
-      await restartExecution(deps, lockedId, {});
+      await restartExecution(deps, lockedId, input.parameters ? { parameters: input.parameters } : {});
       return { executionId: lockedId, status: 'Running', resumed: true };
     }
   }
@@ -105,26 +85,20 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
       status: 'Running',
       metadataVersion: stored.version,
       startedAt: now,
-      stages: stageNames,
+      stages: plan.stages,
       rules: { failureHandling: p.failureHandling, cancelledWorkerBlocks: p.cancelledWorkerBlocks, unknownWorkerBlocks: p.unknownWorkerBlocks },
       maxConcurrentWorkers: p.maxConcurrentWorkers,
+      ...(Object.keys(plan.stageCaps).length ? { stageCaps: plan.stageCaps } : {}),
+      ...(Object.keys(plan.parameters).length ? { parameters: plan.parameters } : {}),
+      ...(p.warnAfterSeconds !== undefined ? { warnAfterSeconds: p.warnAfterSeconds } : {}),
+      ...(Object.keys(plan.stageWarnAfterSeconds).length ? { stageWarnAfterSeconds: plan.stageWarnAfterSeconds } : {}),
       restarts: 0,
     },
-    workers,
+    plan.workers,
   );
-  deps.log.info('execution started', { executionId, batch, workers: workers.length, metadataVersion: stored.version });
+  deps.log.info('execution started', { executionId, batch, workers: plan.workers.length, metadataVersion: stored.version });
   await advanceExecution(deps, executionId);
   return { executionId, status: 'Running', resumed: false };
-}
-
-function targetOf(deps: Deps, md: Metadata, factoryKey: string, pipeline: string) {
-  const f = md.factories[factoryKey] ?? (factoryKey === DEFAULT_FACTORY ? {} : undefined);
-  const defaults = factoryKey === DEFAULT_FACTORY ? { ...deps.settings.defaultFactory } : {};
-  return resolveTarget(
-    { pipeline, ...(f?.subscriptionId ? { subscriptionId: f.subscriptionId } : {}), ...(f?.resourceGroup ? { resourceGroup: f.resourceGroup } : {}), ...(f?.factory ? { factory: f.factory } : {}), ...(f?.tenantId ? { tenantId: f.tenantId } : {}) },
-    { ...deps.settings.defaultFactory, ...defaults },
-    `factories.${factoryKey}.`,
-  );
 }
 
 async function load(deps: Deps, executionId: string): Promise<Loaded> {
@@ -182,7 +156,7 @@ export async function cancelExecution(deps: Deps, executionId: string) {
  * Reruns only the workers that did not succeed, from the earliest unfinished stage, under the same id.
  * Workers left Starting/Running are first resolved from ADF's real status; one still running is never rerun.
  */
-export async function restartExecution(deps: Deps, executionId: string, opts: { fromFailure?: boolean }) {
+export async function restartExecution(deps: Deps, executionId: string, opts: { fromFailure?: boolean; parameters?: Record<string, unknown> }) {
   const store = new ExecutionStore(deps);
   const { execution, workers } = await load(deps, executionId);
   if (execution.status === 'Running') throw conflict('ExecutionInProgress', `Execution ${executionId} is still running.`);
@@ -214,6 +188,12 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
     }
     reset.push({
       ...w,
+      // New values for the parameters the worker has (a key it does not have is not sent to its pipeline).
+      parameters: overrideParameters(w.parameters, opts.parameters),
+      history: w.runId ? [...(w.history ?? []), { status: w.status, runId: w.runId, ...(w.startedAt ? { startedAt: w.startedAt } : {}), ...(w.endedAt ? { endedAt: w.endedAt } : {}), ...(w.error ? { error: w.error } : {}) }] : w.history,
+      retriesUsed: 0,
+      notBefore: undefined,
+      lateAt: undefined,
       status: 'Pending',
       attempt: w.attempt + 1,
       trackId: undefined,
@@ -224,7 +204,14 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
       recoverRunId: opts.fromFailure && w.status === 'Failed' && w.runId ? w.runId : undefined,
     });
   }
-  const head = { ...execution, status: 'Running' as const, endedAt: undefined, restarts: execution.restarts + 1 };
+  const head = {
+    ...execution,
+    status: 'Running' as const,
+    endedAt: undefined,
+    restarts: execution.restarts + 1,
+    late: undefined,
+    ...(opts.parameters ? { parameters: { ...execution.parameters, ...opts.parameters } } : {}),
+  };
   await store.markActive(executionId); // first: a crash after the restart's write must leave it to the sweep
   try {
     await store.saveMany(executionId, reset, head);
@@ -232,7 +219,12 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
     if (e instanceof Conflict) throw conflict('ExecutionChanged', 'The execution changed while restarting; retry.');
     throw e;
   }
-  deps.log.info('execution restarted', { executionId, workers: reset.length, fromFailure: !!opts.fromFailure });
+  deps.log.info('execution restarted', { executionId, workers: reset.length, fromFailure: !!opts.fromFailure, parameters: Object.keys(opts.parameters ?? {}) });
   await advanceExecution(deps, executionId);
   return getExecution(deps, executionId);
+}
+
+function overrideParameters(current: Record<string, unknown>, overrides?: Record<string, unknown>): Record<string, unknown> {
+  if (!overrides) return current;
+  return Object.fromEntries(Object.entries(current).map(([k, v]) => [k, Object.hasOwn(overrides, k) ? overrides[k] : v]));
 }

@@ -9,6 +9,7 @@ import type { FieldProblem } from '../errors';
 import { formatPath } from '../field-problems';
 import { KEY_MSG, KEY_RE } from '../names';
 import { ALL_BATCHES, DEFAULT_FACTORY } from './metadata';
+import { placeholderProblems } from './placeholders';
 
 interface RawRef {
   name: string;
@@ -20,6 +21,7 @@ interface RawWorker {
   stageIndex: number;
   enabled: boolean;
   factory?: RawRef;
+  queue?: RawRef;
   dependsOn: RawRef[];
 }
 interface RawStage {
@@ -50,7 +52,10 @@ export function integrityProblems(doc: Record<string, unknown>): FieldProblem[] 
         const wp = `${path}.pipelines[${k}]`;
         const wr = isRecord(w) ? w : {};
         const f = str(wr.factory);
+        const q = str(wr.queue);
+        problems.push(...placeholderProblems(wr.parameters, ['stages', index, 'pipelines', k, 'parameters']));
         return {
+          queue: q === undefined ? undefined : { name: q, path: `${wp}.queue` },
           name: str(wr.name),
           path: wp,
           stageIndex: index,
@@ -123,6 +128,9 @@ export function integrityProblems(doc: Record<string, unknown>): FieldProblem[] 
   if (stages.length > 0 && !stages.some((s) => s.enabled && s.workers.some((w) => w.enabled))) {
     report('stages', 'no enabled stage has an enabled pipeline: nothing would run');
   }
+
+  // Shared limits: a worker's queue is declared.
+  for (const w of workers) if (w.queue && !queueByName.has(w.queue.name)) report(w.queue.path, `${unknownRef('queue', w.queue.name, queueByName)}; declare it under queues`);
 
   // Recipients: batch, worker and queue names resolve (or '*').
   const narrowing = [

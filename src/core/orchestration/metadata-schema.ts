@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { EntityName, FactoryName, Guid, intIn, Key, Parameters, PipelineName, ResourceGroupName, TimeoutSeconds } from '../names';
-import { ALERT_OUTCOMES, ALL_BATCHES, DEFAULT_FACTORY, FAILURE_HANDLING_VALUES, METADATA_LIMITS, RESTART_VALUES } from './metadata';
+import { ALERT_OUTCOMES, ALL_BATCHES, DEFAULT_FACTORY, DEFAULT_WORKER_TIMEOUT_SECONDS, FAILURE_HANDLING_VALUES, MAX_RETRIES, METADATA_LIMITS, RESTART_VALUES } from './metadata';
 
 const PropertiesSchema = z.strictObject({
   failureHandling: z.enum(FAILURE_HANDLING_VALUES).default('Simple'),
@@ -14,6 +14,8 @@ const PropertiesSchema = z.strictObject({
   restart: z.enum(RESTART_VALUES).default('resume'),
   maxConcurrentWorkers: intIn(1, METADATA_LIMITS.maxConcurrentWorkers).default(50),
   executionRetentionDays: intIn(1, METADATA_LIMITS.maxExecutionRetentionDays).default(90),
+  defaultWorkerTimeoutSeconds: TimeoutSeconds.default(DEFAULT_WORKER_TIMEOUT_SECONDS),
+  warnAfterSeconds: TimeoutSeconds.optional(),
 });
 
 const FactorySchema = z.strictObject({
@@ -42,18 +44,30 @@ const WorkerSchema = z.strictObject({
   enabled: z.boolean().default(true),
   dependsOn: z.array(z.string().min(1, { error: 'must name a worker' })).default([]),
   timeoutSeconds: TimeoutSeconds.optional(),
+  queue: z.string().min(1, { error: 'must name a queue' }).optional(),
+  retry: z
+    .strictObject({
+      count: intIn(0, MAX_RETRIES),
+      intervalSeconds: intIn(0, 86_400).default(0),
+      fromFailure: z.boolean().default(false),
+    })
+    .optional(),
+  warnAfterSeconds: TimeoutSeconds.optional(),
 });
 
 const StageSchema = z.strictObject({
   name: EntityName,
   enabled: z.boolean().default(true),
   pipelines: z.array(WorkerSchema).min(1, { error: 'a stage needs at least one pipeline' }),
+  maxConcurrentWorkers: intIn(1, METADATA_LIMITS.maxConcurrentWorkers).optional(),
+  warnAfterSeconds: TimeoutSeconds.optional(),
 });
 
 const BatchSchema = z.strictObject({
   name: EntityName,
   stages: z.array(z.string().min(1, { error: 'must name a stage' })).min(1, { error: 'a batch needs at least one stage' }),
   enabled: z.boolean().default(true),
+  parameters: Parameters.default({}),
 });
 
 const QueueSchema = z.strictObject({

@@ -47,10 +47,15 @@ function toMetadata(p: ParsedMetadata): Metadata {
           dependsOn: [...w.dependsOn],
         };
         if (w.timeoutSeconds !== undefined) worker.timeoutSeconds = w.timeoutSeconds;
+        if (w.queue !== undefined) worker.queue = w.queue;
+        if (w.retry !== undefined) worker.retry = { ...w.retry };
+        if (w.warnAfterSeconds !== undefined) worker.warnAfterSeconds = w.warnAfterSeconds;
         return worker;
       }),
+      ...(s.maxConcurrentWorkers !== undefined ? { maxConcurrentWorkers: s.maxConcurrentWorkers } : {}),
+      ...(s.warnAfterSeconds !== undefined ? { warnAfterSeconds: s.warnAfterSeconds } : {}),
     })),
-    batches: p.batches.map((b) => ({ name: b.name, stages: [...b.stages], enabled: b.enabled })),
+    batches: p.batches.map((b) => ({ name: b.name, stages: [...b.stages], enabled: b.enabled, parameters: { ...b.parameters } })),
     queues: p.queues.map((q) => ({ name: q.name, capacity: q.capacity })),
     recipients: p.recipients.map((r) => ({ email: r.email, on: [...r.on], batches: [...r.batches], workers: [...r.workers], queues: [...r.queues] })),
   };

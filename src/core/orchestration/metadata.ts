@@ -35,16 +35,33 @@ export interface WorkerDef {
   /** Names of predecessor workers, each in a strictly earlier stage. */
   dependsOn: string[];
   timeoutSeconds?: number;
+  /** A declared queue: the worker's run takes one of its slots (FIFO with the queue's jobs) while it lasts. */
+  queue?: string;
+  /** A Failed run is started again, up to `count` times, `intervalSeconds` apart, before the failure counts. */
+  retry?: RetryDef;
+  /** Past this long running, the worker is Late (one email to `Late` subscribers); it runs on. */
+  warnAfterSeconds?: number;
+}
+export interface RetryDef {
+  count: number;
+  intervalSeconds: number;
+  /** ADF's recovery rerun from the failed activity (`isRecovery` + `startFromFailure`), instead of a plain rerun. */
+  fromFailure: boolean;
 }
 export interface StageDef {
   name: string;
   enabled: boolean;
   pipelines: WorkerDef[];
+  /** At most this many of the stage's workers run at once (besides the execution's cap). */
+  maxConcurrentWorkers?: number;
+  warnAfterSeconds?: number;
 }
 export interface BatchDef {
   name: string;
   stages: string[];
   enabled: boolean;
+  /** `${execution.parameters.<name>}` values; `POST /executions {parameters}` overrides them. */
+  parameters: Record<string, unknown>;
 }
 export interface QueueDef {
   name: string;
@@ -68,6 +85,10 @@ export interface MetadataProperties {
   restart: RestartMode;
   maxConcurrentWorkers: number;
   executionRetentionDays: number;
+  /** A worker without its own `timeoutSeconds` is cancelled after this long (ADF itself would wait 7 days). */
+  defaultWorkerTimeoutSeconds: number;
+  /** Past this long, a Running execution is Late. */
+  warnAfterSeconds?: number;
 }
 export interface Metadata {
   properties: MetadataProperties;
@@ -96,10 +117,15 @@ export const METADATA_LIMITS = {
 export const FAILURE_HANDLING_VALUES = ['None', 'Simple', 'DependencyChain'] as const;
 export const RESTART_VALUES = ['resume', 'new'] as const;
 export const EXECUTION_OUTCOMES = ['Succeeded', 'Failed', 'Stopped', 'Cancelled'] as const;
+/** An execution, stage or worker past its `warnAfterSeconds`. */
+export const LATE_OUTCOME = 'Late';
 export const PAUSE_OUTCOMES = ['Approved', 'Rejected', 'Expired'] as const;
 export const JOB_OUTCOMES = ['FAILED', 'TIMEDOUT', 'USER_ERROR'] as const;
 /** What a recipient may subscribe to (`on:`): execution, pause and queue-job outcomes. */
-export const ALERT_OUTCOMES = [...EXECUTION_OUTCOMES, ...PAUSE_OUTCOMES, ...JOB_OUTCOMES] as const;
+export const ALERT_OUTCOMES = [...EXECUTION_OUTCOMES, LATE_OUTCOME, ...PAUSE_OUTCOMES, ...JOB_OUTCOMES] as const;
+/** The default of `properties.defaultWorkerTimeoutSeconds`: one day. */
+export const DEFAULT_WORKER_TIMEOUT_SECONDS = 86_400;
+export const MAX_RETRIES = 10;
 /** The factory key every worker may use without declaring it; missing parts come from settings. */
 export const DEFAULT_FACTORY = 'default';
 /** In a recipient's `batches`, `workers` or `queues`: matches every one (every execution, with or without a batch). */

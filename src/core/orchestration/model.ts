@@ -1,5 +1,6 @@
 import type { ActivityError, PipelineTarget, Props, Row } from '../ports';
 import { parseJson } from '../util';
+import type { RetryDef } from './metadata';
 import type { ExecutionStatus, Rules, WorkerStatus } from './rules';
 
 export interface Worker {
@@ -14,6 +15,18 @@ export interface Worker {
   parameters: Record<string, unknown>;
   dependsOn: string[];
   timeoutSeconds?: number;
+  /** A shared limit: the queue whose slot the run takes. */
+  queue?: string;
+  retry?: RetryDef;
+  warnAfterSeconds?: number;
+  /** Set once the worker was reported Late. */
+  lateAt?: string;
+  /** A retry waits until then before it starts. */
+  notBefore?: string;
+  /** Earlier runs of this worker (retries and restarts), oldest first. */
+  history?: AttemptRecord[];
+  /** Automatic retries used since the worker was (re)started by its execution. */
+  retriesUsed?: number;
   status: WorkerStatus;
   /** Incremented by each restart; part of the deterministic trackId. */
   attempt: number;
@@ -27,6 +40,14 @@ export interface Worker {
   etag: string;
 }
 
+export interface AttemptRecord {
+  runId?: string;
+  status: string;
+  startedAt?: string;
+  endedAt?: string;
+  error?: ActivityError;
+}
+
 export interface Execution {
   executionId: string;
   batch: string | null;
@@ -37,6 +58,15 @@ export interface Execution {
   stages: string[];
   rules: Rules;
   maxConcurrentWorkers: number;
+  /** Per-stage caps (`stages[].maxConcurrentWorkers`), by stage name. */
+  stageCaps?: Record<string, number>;
+  /** `${execution.parameters.*}`: the batch's, overridden by the request's. */
+  parameters?: Record<string, unknown>;
+  /** SLA: the execution's, and each stage's, `warnAfterSeconds`. */
+  warnAfterSeconds?: number;
+  stageWarnAfterSeconds?: Record<string, number>;
+  /** What was reported Late already: `execution`, `stage:<name>`. */
+  late?: string[];
   restarts: number;
   etag: string;
 }
@@ -60,8 +90,12 @@ export function workerToProps(w: Omit<Worker, 'etag'>): Props {
     attempt: w.attempt,
   };
   if (w.timeoutSeconds !== undefined) p.timeoutSeconds = w.timeoutSeconds;
-  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId'] as const) if (w[k] !== undefined) p[k] = w[k];
+  if (w.warnAfterSeconds !== undefined) p.warnAfterSeconds = w.warnAfterSeconds;
+  if (w.retriesUsed) p.retriesUsed = w.retriesUsed;
+  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId', 'queue', 'lateAt', 'notBefore'] as const) if (w[k] !== undefined) p[k] = w[k];
   if (w.error) p.error = JSON.stringify(w.error);
+  if (w.retry) p.retry = JSON.stringify(w.retry);
+  if (w.history?.length) p.history = JSON.stringify(w.history);
   return p;
 }
 
@@ -78,6 +112,13 @@ export function workerFromRow(r: Row): Worker {
     parameters: parseJson(p.parameters, {}),
     dependsOn: parseJson(p.dependsOn, []),
     ...(typeof p.timeoutSeconds === 'number' ? { timeoutSeconds: p.timeoutSeconds } : {}),
+    ...(typeof p.warnAfterSeconds === 'number' ? { warnAfterSeconds: p.warnAfterSeconds } : {}),
+    ...(typeof p.retriesUsed === 'number' ? { retriesUsed: p.retriesUsed } : {}),
+    ...(s('queue') ? { queue: s('queue') } : {}),
+    ...(s('lateAt') ? { lateAt: s('lateAt') } : {}),
+    ...(s('notBefore') ? { notBefore: s('notBefore') } : {}),
+    ...(s('retry') ? { retry: parseJson<RetryDef>(p.retry, { count: 0, intervalSeconds: 0, fromFailure: false }) } : {}),
+    ...(s('history') ? { history: parseJson<AttemptRecord[]>(p.history, []) } : {}),
     status: String(p.status) as WorkerStatus,
     attempt: Number(p.attempt ?? 1),
     trackId: s('trackId'),
@@ -103,6 +144,11 @@ export function executionToProps(e: Omit<Execution, 'etag' | 'executionId'>): Pr
     restarts: e.restarts,
   };
   if (e.endedAt) p.endedAt = e.endedAt;
+  if (e.stageCaps && Object.keys(e.stageCaps).length) p.stageCaps = JSON.stringify(e.stageCaps);
+  if (e.parameters && Object.keys(e.parameters).length) p.parameters = JSON.stringify(e.parameters);
+  if (e.warnAfterSeconds !== undefined) p.warnAfterSeconds = e.warnAfterSeconds;
+  if (e.stageWarnAfterSeconds && Object.keys(e.stageWarnAfterSeconds).length) p.stageWarnAfterSeconds = JSON.stringify(e.stageWarnAfterSeconds);
+  if (e.late?.length) p.late = JSON.stringify(e.late);
   return p;
 }
 
@@ -118,6 +164,11 @@ export function executionFromRow(r: Row): Execution {
     stages: parseJson(p.stages, []),
     rules: parseJson(p.rules, { failureHandling: 'Simple', cancelledWorkerBlocks: true, unknownWorkerBlocks: true }),
     maxConcurrentWorkers: Number(p.maxConcurrentWorkers ?? 50),
+    ...(typeof p.stageCaps === 'string' ? { stageCaps: parseJson<Record<string, number>>(p.stageCaps, {}) } : {}),
+    ...(typeof p.parameters === 'string' ? { parameters: parseJson<Record<string, unknown>>(p.parameters, {}) } : {}),
+    ...(typeof p.warnAfterSeconds === 'number' ? { warnAfterSeconds: p.warnAfterSeconds } : {}),
+    ...(typeof p.stageWarnAfterSeconds === 'string' ? { stageWarnAfterSeconds: parseJson<Record<string, number>>(p.stageWarnAfterSeconds, {}) } : {}),
+    ...(typeof p.late === 'string' ? { late: parseJson<string[]>(p.late, []) } : {}),
     restarts: Number(p.restarts ?? 0),
     etag: r.etag,
   };
@@ -127,7 +178,7 @@ export function executionFromRow(r: Row): Execution {
 export function stageStatus(workers: Worker[]): string {
   const st = workers.map((w) => w.status);
   if (st.every((s) => s === 'Pending')) return 'Pending';
-  if (st.some((s) => s === 'Pending' || s === 'Starting' || s === 'Running')) return 'Running';
+  if (st.some((s) => s === 'Pending' || s === 'Waiting' || s === 'Starting' || s === 'Running')) return 'Running';
   if (st.every((s) => s === 'Succeeded')) return 'Succeeded';
   if (st.every((s) => s === 'Blocked')) return 'Blocked';
   if (st.some((s) => s === 'Failed')) return 'Failed';

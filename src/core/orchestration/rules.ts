@@ -1,12 +1,13 @@
 import type { FailureHandling } from './metadata';
 
 /** Worker statuses. Terminal ones record an end time. */
-export type WorkerStatus = 'Pending' | 'Starting' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Blocked' | 'Unknown';
+/** `Waiting`: started from the execution's side, waiting for a slot in its shared limit (a queue). */
+export type WorkerStatus = 'Pending' | 'Waiting' | 'Starting' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Blocked' | 'Unknown';
 export type ExecutionStatus = 'Running' | 'Succeeded' | 'Failed' | 'Stopped' | 'Cancelled';
 
 export const TERMINAL_WORKER: readonly WorkerStatus[] = ['Succeeded', 'Failed', 'Cancelled', 'Blocked', 'Unknown'];
 export const isTerminalWorker = (s: WorkerStatus) => TERMINAL_WORKER.includes(s);
-export const isActiveWorker = (s: WorkerStatus) => s === 'Starting' || s === 'Running';
+export const isActiveWorker = (s: WorkerStatus) => s === 'Waiting' || s === 'Starting' || s === 'Running';
 
 export interface Rules {
   failureHandling: FailureHandling;
@@ -20,6 +21,15 @@ export interface WorkerState {
   status: WorkerStatus;
   /** Predecessors inside this execution (disabled or unselected ones are already left out: satisfied). */
   dependsOn: string[];
+  /** A retry waits until then (ISO). */
+  notBefore?: string;
+}
+
+export interface PlanLimits {
+  /** ISO now: retries whose `notBefore` is later wait. */
+  now?: string;
+  /** Per-stage caps, by stage index. */
+  stageCaps?: Record<number, number>;
 }
 
 /** Does this outcome count as a failure for blocking (procfwk v1.8)? */
@@ -45,7 +55,7 @@ export interface Plan {
  * - Simple: the failed worker's stage finishes, every later worker is Blocked, the execution ends Stopped;
  * - DependencyChain: the failed worker's dependants are Blocked, transitively; the rest runs; ends Failed.
  */
-export function plan(workers: readonly WorkerState[], rules: Rules, maxConcurrent: number): Plan {
+export function plan(workers: readonly WorkerState[], rules: Rules, maxConcurrent: number, limits: PlanLimits = {}): Plan {
   const status = new Map(workers.map((w) => [w.name, w.status] as const));
   const block: string[] = [];
   const ordered = [...workers].sort((a, b) => a.stageIndex - b.stageIndex);
@@ -76,10 +86,12 @@ export function plan(workers: readonly WorkerState[], rules: Rules, maxConcurren
   const currentStage = unfinished[0]?.stageIndex;
   let start: string[] = [];
   if (currentStage !== undefined) {
-    const active = workers.filter((w) => isActiveWorker(status.get(w.name) as WorkerStatus)).length;
-    const room = Math.max(0, maxConcurrent - active);
+    const active = workers.filter((w) => isActiveWorker(status.get(w.name) as WorkerStatus));
+    const stageCap = limits.stageCaps?.[currentStage];
+    const stageRoom = stageCap === undefined ? Infinity : stageCap - active.filter((w) => w.stageIndex === currentStage).length;
+    const room = Math.max(0, Math.min(maxConcurrent - active.length, stageRoom));
     start = unfinished
-      .filter((w) => w.stageIndex === currentStage && status.get(w.name) === 'Pending')
+      .filter((w) => w.stageIndex === currentStage && status.get(w.name) === 'Pending' && !(w.notBefore && limits.now && w.notBefore > limits.now))
       .slice(0, room)
       .map((w) => w.name);
   }

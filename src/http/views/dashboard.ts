@@ -39,7 +39,7 @@ function blocked(workers: Worker[]) {
   return workers.filter((w) => w.status === 'Blocked').map((w) => ({ name: w.name, stage: w.stage, blockedBy: blockers(w, byName).join(', ') }));
 }
 
-const done = (w: Worker) => !['Pending', 'Starting', 'Running'].includes(w.status);
+const done = (w: Worker) => !['Pending', 'Waiting', 'Starting', 'Running'].includes(w.status);
 
 /** The JSON of one execution on the dashboard: the Execution view plus counts, failures and Blocked workers. */
 function executionJson(l: Loaded) {

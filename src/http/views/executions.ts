@@ -15,6 +15,11 @@ export function toWorkerView(w: Worker) {
     ...(w.startedAt ? { startedAt: w.startedAt } : {}),
     ...(w.endedAt ? { endedAt: w.endedAt } : {}),
     ...(w.error ? { error: w.error } : {}),
+    parameters: w.parameters,
+    ...(w.queue ? { queue: w.queue } : {}),
+    ...(w.lateAt ? { lateAt: w.lateAt } : {}),
+    ...(w.notBefore && w.status === 'Pending' ? { retryAt: w.notBefore } : {}),
+    ...(w.history?.length ? { attempts: [...w.history, ...(w.runId ? [{ runId: w.runId, status: w.status, ...(w.error ? { error: w.error } : {}) }] : [])] } : {}),
   };
 }
 
@@ -27,6 +32,8 @@ export function toExecutionView(e: Execution, workers: Worker[]) {
     startedAt: e.startedAt,
     ...(e.endedAt ? { endedAt: e.endedAt } : {}),
     restarts: e.restarts,
+    ...(e.parameters && Object.keys(e.parameters).length ? { parameters: e.parameters } : {}),
+    ...(e.late?.length ? { late: e.late } : {}),
     stages: e.stages.map((name) => {
       const ws = workers.filter((w) => w.stage === name).sort((a, b) => a.order - b.order);
       return { name, status: stageStatus(ws), workers: ws.map(toWorkerView) };

@@ -40,6 +40,7 @@ describe('parseMetadataText', () => {
       restart: 'resume',
       maxConcurrentWorkers: 20,
       executionRetentionDays: 120,
+      defaultWorkerTimeoutSeconds: 86_400,
     });
     expect(m.stages.map((s) => s.name)).toEqual(['extract', 'transform', 'serve', 'housekeeping']);
     expect(m.stages[0]!.pipelines[2]).toEqual({
@@ -54,8 +55,8 @@ describe('parseMetadataText', () => {
     expect(m.stages[3]!.enabled).toBe(false);
     expect(m.factories.default).toEqual({ resourceGroup: 'rg-data-platform' });
     expect(m.batches).toEqual([
-      { name: 'daily', stages: ['extract', 'transform', 'serve'], enabled: true },
-      { name: 'monthly', stages: ['extract', 'transform', 'serve', 'housekeeping'], enabled: true },
+      { name: 'daily', stages: ['extract', 'transform', 'serve'], enabled: true, parameters: {} },
+      { name: 'monthly', stages: ['extract', 'transform', 'serve', 'housekeeping'], enabled: true, parameters: {} },
     ]);
     expect(m.queues).toEqual([
       { name: 'catalog-import', capacity: 1 },
@@ -75,6 +76,7 @@ describe('parseMetadataText', () => {
         restart: 'resume',
         maxConcurrentWorkers: 50,
         executionRetentionDays: 90,
+        defaultWorkerTimeoutSeconds: 86_400,
       },
       factories: {},
       stages: [
@@ -501,7 +503,7 @@ describe('workerIndex and stagesOfBatch', () => {
   });
 
   test('when asking for a batch, then its stages come in metadata order; no batch means all; unknown is undefined', () => {
-    const reordered: Metadata = { ...m, batches: [{ name: 'rev', stages: ['serve', 'extract'], enabled: true }] };
+    const reordered: Metadata = { ...m, batches: [{ name: 'rev', stages: ['serve', 'extract'], enabled: true, parameters: {} }] };
 
     expect(stagesOfBatch(reordered, 'rev')!.map((s) => s.name)).toEqual(['extract', 'serve']);
     expect(stagesOfBatch(m)!.map((s) => s.name)).toEqual(['extract', 'transform', 'serve', 'housekeeping']);
