@@ -3,6 +3,7 @@
  * adf-conductor: the operator's command line (`npm run conductor -- …` from a checkout; docs/cli.md).
  *
  *   adf-conductor validate <file> [--json]
+ *   adf-conductor plan <file> [--batch <name>] [--stage <name>]… [--pipeline <name>]… [--param <name=value>]… [--json]
  *   adf-conductor apply <file>
  *   adf-conductor run <batch> [--wait]
  *   adf-conductor watch <executionId>
@@ -14,7 +15,7 @@
  * This file only wires commander to the commands in src/cli/.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { apply, decide, queue, run, validate, watch } from '../src/cli/commands';
+import { apply, decide, plan, queue, run, validate, watch } from '../src/cli/commands';
 import { EXIT, processIo, type CliIo } from '../src/cli/io';
 import { DEFAULT_INTERVAL_MS } from '../src/cli/watch';
 
@@ -23,6 +24,7 @@ export { EXIT } from '../src/cli/io';
 
 export const USAGE = [
   'usage: adf-conductor validate <file> [--json]',
+  '       adf-conductor plan <file> [--batch <name>] [--stage <name>]… [--pipeline <name>]… [--param <name=value>]… [--json]',
   '       adf-conductor apply <file> [--url <url>] [--key <key>]',
   '       adf-conductor run <batch> [--wait] [--interval <seconds>] [--plain] [--url <url>] [--key <key>]',
   '       adf-conductor watch <executionId> [--interval <seconds>] [--plain] [--url <url>] [--key <key>]',
@@ -32,6 +34,12 @@ export const USAGE = [
   '',
   '  validate   check an orchestration metadata file (YAML or JSON): schema and integrity, no server',
   '             --json: print {"valid": boolean, "errors": [{"path", "message"}]} instead of text',
+  '  plan       what POST /api/executions {batch, dryRun: true} would answer, worked out here, no server:',
+  '             stages in order, each worker\'s pipeline, factory and resolved parameters, what is skipped and why,',
+  '             the shared limits; --batch omitted plans all stages; --stage/--pipeline (repeatable) narrow it;',
+  '             --param name=value (repeatable; JSON when it parses) overrides the batch\'s parameters;',
+  '             the default factory is $ADF_SUBSCRIPTION_ID, $ADF_RESOURCE_GROUP, $ADF_FACTORY_NAME;',
+  '             --json: print the plan as the API answers it',
   '  apply      validate locally, then PUT it to /api/metadata and print the stored version',
   '  run        start (or resume) an execution of a batch; --wait watches it to its end',
   '  watch      follow an execution: a progress bar per stage on a terminal, plain lines otherwise',
@@ -47,7 +55,7 @@ export const USAGE = [
   '            2 usage error, unreadable file, or no usable answer from the server',
 ].join('\n');
 
-const COMMANDS = ['validate', 'apply', 'run', 'watch', 'queue', 'approve', 'reject'];
+const COMMANDS = ['validate', 'plan', 'apply', 'run', 'watch', 'queue', 'approve', 'reject'];
 
 function seconds(value: string): number {
   const n = Number(value);
@@ -62,6 +70,17 @@ interface ServerFlags {
 interface WatchFlags extends ServerFlags {
   interval?: number;
   plain?: boolean;
+}
+
+/** A repeatable option's values, in the order given. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+interface PlanFlags {
+  batch?: string;
+  stage: string[];
+  pipeline: string[];
+  param: string[];
+  json?: boolean;
 }
 
 const watchOptions = (o: WatchFlags) => ({ url: o.url, key: o.key, intervalMs: (o.interval ?? DEFAULT_INTERVAL_MS / 1000) * 1000, plain: o.plain === true });
@@ -82,6 +101,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     .option('--json')
     .action((file: string, o: { json?: boolean }) => {
       exitCode = validate(file, o.json === true, io);
+    });
+  program
+    .command('plan')
+    .argument('<file>')
+    .option('--batch <name>')
+    .option('--stage <name>', 'repeatable', collect, [])
+    .option('--pipeline <name>', 'repeatable', collect, [])
+    .option('--param <name=value>', 'repeatable', collect, [])
+    .option('--json')
+    .action((file: string, o: PlanFlags) => {
+      exitCode = plan(file, { batch: o.batch, stages: o.stage, pipelines: o.pipeline, params: o.param, json: o.json === true }, io);
     });
   server(program.command('apply').argument('<file>')).action(async (file: string, o: ServerFlags) => {
     exitCode = await apply(file, o, io);

@@ -3,9 +3,13 @@
  * exit code. `bin/adf-conductor.ts` only wires them to commander.
  */
 import { extname } from 'path';
+import { DomainError } from '../core/errors';
+import { planExecution } from '../core/orchestration/plan';
 import { parseMetadataText } from '../http/metadata-text';
+import { toPlanView } from '../http/views/plan';
 import { ConductorClient, UsageError, resolveServer, type ApiProblem, type JobView, type ServerOptions } from './client';
 import { EXIT, type CliIo, type ExitCode } from './io';
+import { ParamError, defaultFactoryFrom, parseParams, planLines } from './plan';
 import { oneLine, reportError } from './report';
 import { watchExecution, type WatchOptions } from './watch';
 
@@ -49,6 +53,64 @@ export function validate(file: string, json: boolean, io: CliIo): ExitCode {
   io.out(`✖ ${file}: ${result.errors.length} problems`);
   for (const p of result.errors) io.out(`  ${p.path}: ${p.message}`);
   return EXIT.failed;
+}
+
+export interface PlanOptions {
+  batch?: string;
+  stages?: string[];
+  pipelines?: string[];
+  /** Raw `--param name=value` arguments. */
+  params?: string[];
+  json?: boolean;
+}
+
+/**
+ * `plan <file> [--batch <name>]`: what `POST /api/executions {batch, dryRun: true}` would answer, without a
+ * server: the same planExecution on the file's metadata, with the execution id `(dry run)` and the default
+ * factory from the app's settings in the environment. The plan goes to stdout; every refusal to stderr.
+ */
+export function plan(file: string, opts: PlanOptions, io: CliIo): ExitCode {
+  let parameters: Record<string, unknown> | undefined;
+  try {
+    parameters = opts.params?.length ? parseParams(opts.params) : undefined;
+  } catch (e) {
+    if (!(e instanceof ParamError)) throw e;
+    io.err(`✖ adf-conductor plan: ${e.message}`);
+    return EXIT.usage;
+  }
+  const text = read(file, io);
+  if (text === undefined) return EXIT.usage;
+  const parsed = parseMetadataText(text);
+  if (!parsed.ok) {
+    io.err(`✖ ${file}: ${parsed.errors.length} problems`);
+    for (const p of parsed.errors) io.err(`  ${p.path}: ${p.message}`);
+    return EXIT.failed;
+  }
+  const input = {
+    ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
+    ...(opts.stages?.length ? { stages: opts.stages } : {}),
+    ...(opts.pipelines?.length ? { pipelines: opts.pipelines } : {}),
+    ...(parameters ? { parameters } : {}),
+  };
+  const ctx = { executionId: '(dry run)', startedAt: new Date((io.now ?? Date.now)()).toISOString(), defaultFactory: defaultFactoryFrom(io.env ?? {}) };
+  let planned: ReturnType<typeof planExecution>;
+  try {
+    planned = planExecution(parsed.metadata, input, ctx);
+  } catch (e) {
+    // Unknown stages or pipelines in the filter, nothing selected, a missing execution parameter.
+    if (!(e instanceof DomainError)) throw e;
+    io.err(`✖ ${e.code}: ${oneLine(e.message)}`);
+    for (const p of e.errors ?? []) io.err(`  ${oneLine(p.path)}: ${oneLine(p.message)}`);
+    return EXIT.failed;
+  }
+  if (!planned) {
+    io.err(`✖ no batch '${oneLine(opts.batch)}' in ${file}`);
+    return EXIT.failed;
+  }
+  const view = toPlanView(planned);
+  if (opts.json) io.out(JSON.stringify(view, null, 2));
+  else for (const line of planLines(view, file)) io.out(line);
+  return EXIT.ok;
 }
 
 /** `apply <file>`: validate here first (nothing is sent when it fails), then PUT /api/metadata. */
