@@ -102,6 +102,7 @@ export const WorkerView = z.object({
   error: ActivityErrorView.optional(),
   parameters: Parameters.describe('Resolved at the start (placeholders filled in).'),
   queue: z.string().optional().describe('The shared limit whose slot the run takes.'),
+  jobId: z.string().optional().describe("Its job in that queue (GET /queues/{queue}/jobs/{jobId})."),
   position: z.int().min(1).optional().describe('While Waiting: 1-based place among the waiting jobs of the queue.'),
   lateAt: Instant.optional().describe('When it passed its warnAfterSeconds.'),
   retryAt: Instant.optional().describe('A retry waits until then.'),

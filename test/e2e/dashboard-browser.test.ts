@@ -142,7 +142,7 @@ describe('dashboard', () => {
     expect(text).toContain(pause.json.pauseId);
     expect(text).toMatch(/imports\s+1\s+wk_manual/);
     expect(await page.locator('#callbacks tbody tr').count()).toBe(1);
-    expect(await page.locator('#sweep').innerText()).toMatch(/last pass .* ARM calls · \d+ runs active/);
+    expect(await page.locator('#sweep').innerText()).toMatch(/last pass .* ARM call\(s\) · \d+ runs active/);
     expect(await page.locator('#sweep').getAttribute('class')).toContain('ok');
 
     // It refreshes itself: the hanging worker ends, and the open page shows it without a reload.

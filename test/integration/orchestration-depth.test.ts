@@ -31,7 +31,21 @@ stages:
     pipelines:
       - { name: hanging, pipeline: wk_manual, warnAfterSeconds: 1 }
       - { name: forever, pipeline: wk_manual, timeoutSeconds: 2 }
+  - name: crm_a
+    pipelines:
+      - { name: a1, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+      - { name: a2, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+      - { name: a3, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+  - name: crm_b
+    pipelines:
+      - { name: b1, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+      - { name: b2, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+      - { name: b3, pipeline: wk_crm, queue: crm, parameters: { w: "\${worker.name}" } }
+queues:
+  - { name: crm, capacity: 1 }
 batches:
+  - { name: crm_one, stages: [crm_a] }
+  - { name: crm_two, stages: [crm_b] }
   - { name: params, stages: [extract], parameters: { region: "US" } }
   - { name: retries, stages: [retried, after] }
   - { name: sla, stages: [slow] }
@@ -56,6 +70,7 @@ describe('orchestration depth', () => {
         pipelines: {
           wk_ok: { durationMs: 30 },
           wk_manual: { durationMs: null },
+          wk_crm: { durationMs: 150 },
           wk_flaky_a: { durationMs: 30, outcomes: ['Failed', 'Succeeded'], error: { activity: 'Call API', code: '2108', message: 'Too many requests' } },
           wk_flaky_b: { durationMs: 30, outcomes: ['Failed', 'Succeeded'], error: { activity: 'Call API', code: '2108', message: 'Too many requests' } },
         },
@@ -140,6 +155,43 @@ describe('orchestration depth', () => {
     const ran = (await execution(real.json.executionId)).stages.flatMap((s: { workers: Array<{ name: string; runId?: string }> }) => s.workers.filter((w) => w.runId).map((w) => w.name));
     expect(ran).toEqual(['load', 'second']);
     expect(proxy.seen.slice(mark).filter((r) => r.method !== 'GET').length).toBeGreaterThan(10); // the proxy does see writes
+  });
+
+  it('when two batches run at once with 3 workers each on a queue of capacity 1, then the 6 runs start one at a time in FIFO order, never overlap, and both executions succeed', async () => {
+    const [one, two] = await Promise.all([stack.call('POST', '/executions', { batch: 'crm_one' }), stack.call('POST', '/executions', { batch: 'crm_two' })]);
+    expect([one.status, two.status]).toEqual([202, 202]);
+    const ids = [one.json.executionId as string, two.json.executionId as string];
+    const workers = async () => (await Promise.all(ids.map(execution))).flatMap((e) => e.stages.flatMap((st: { workers: unknown[] }) => st.workers)) as Array<{ name: string; status: string; position?: number; jobId?: string; queue?: string }>;
+    const first = await workers();
+    expect(first.filter((w) => w.status === 'Running').length).toBeLessThanOrEqual(1);
+    const waiting = first.filter((w) => w.status === 'Waiting');
+    expect(waiting.length).toBeGreaterThanOrEqual(4);
+    expect(waiting.map((w) => w.position).sort()).toEqual(Array.from({ length: waiting.length }, (_, i) => i + 1));
+    expect(first.every((w) => w.queue === 'crm')).toBe(true);
+    const queue = (await stack.call('GET', '/queues/crm')).json;
+    expect(queue.running.length + queue.waiting.length).toBe(6);
+
+    await sweepUntil(stack, async () => (await Promise.all(ids.map(execution))).every((e) => e.status !== 'Running'), 30_000);
+    expect((await Promise.all(ids.map(execution))).map((e) => e.status)).toEqual(['Succeeded', 'Succeeded']);
+    const runs = runsOf('wk_crm').sort((x, y) => x.runStart.localeCompare(y.runStart));
+    expect(runs).toHaveLength(6);
+    for (let i = 1; i < runs.length; i++) expect(runs[i - 1]!.runEnd! <= runs[i]!.runStart).toBe(true);
+    // FIFO: the runs started in the order their jobs were enqueued (the job id starts with its sequence number).
+    const jobs = (await workers()).map((w) => ({ w: w.name, seq: Number(String(w.jobId).split('-')[0]) })).sort((a, b) => a.seq - b.seq);
+    expect(runs.map((r) => r.parameters.w)).toEqual(jobs.map((j) => j.w));
+  });
+
+  it('when an execution with workers waiting on a queue is cancelled, then its jobs leave the queue and the next execution runs', async () => {
+    const one = await stack.call('POST', '/executions', { batch: 'crm_one' });
+    const id = one.json.executionId as string;
+    const cancelled = await stack.call('POST', `/executions/${id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.json.stages[0].workers.map((w: { status: string }) => w.status)).toEqual(['Cancelled', 'Cancelled', 'Cancelled']);
+    const queue = (await stack.call('GET', '/queues/crm')).json;
+    expect([...queue.running, ...queue.waiting]).toEqual([]);
+    const two = await stack.call('POST', '/executions', { batch: 'crm_two' });
+    await settle(two.json.executionId);
+    expect((await execution(two.json.executionId)).status).toBe('Succeeded');
   });
 
   it('when metadata has an unknown placeholder, an undeclared queue and a negative retry count, then one 422 lists each with its path', async () => {

@@ -85,6 +85,8 @@ export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string
   const end = w.endedAt ? Date.parse(w.endedAt) : now.getTime();
   const lines = [`${w.name}: ${w.status}`];
   if (w.startedAt) lines.push(`started ${w.startedAt}`, w.endedAt ? `ended ${w.endedAt} (${formatDuration(end - Date.parse(w.startedAt))})` : `running for ${formatDuration(end - Date.parse(w.startedAt))}`);
+  if (w.lateAt) lines.push(`late since ${w.lateAt} (warn after ${w.warnAfterSeconds ?? '?'} s)`);
+  if (w.history?.length) lines.push(`${w.history.length} earlier run(s): ${w.history.map((h) => h.status).join(', ')}`);
   if (w.error) lines.push(`${w.error.activity ? `at ${w.error.activity}: ` : ''}${w.error.code ? `[${w.error.code}] ` : ''}${w.error.message}`);
   const blockedBy = w.status === 'Blocked' ? blockers(w, byName) : [];
   if (blockedBy.length) lines.push(`blocked by ${blockedBy.join(', ')}`);
@@ -93,9 +95,20 @@ export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string
   if (w.startedAt) {
     const x1 = scale.x(Date.parse(w.startedAt));
     const x2 = Math.max(scale.x(end), x1 + 2);
-    mark = `<rect class="bar" x="${x1.toFixed(1)}" y="${y + 3}" width="${(x2 - x1).toFixed(1)}" height="${h - 6}" rx="2" fill="${colour}"${w.endedAt ? '' : ' fill-opacity="0.75"'}/>`;
+    mark = `<rect class="bar" x="${x1.toFixed(1)}" y="${y + 3}" width="${(x2 - x1).toFixed(1)}" height="${h - 6}" rx="2" fill="${colour}"${w.endedAt ? '' : ' fill-opacity="0.75"'}${w.lateAt ? ' stroke="#bf8700" stroke-width="2"' : ''}/>${w.lateAt ? `<text class="late" x="${Math.min(x2 + 4, layout.width - 30).toFixed(1)}" y="${y + h - 5}" font-size="10" fill="#9a6700">late</text>` : ''}`;
   } else {
-    const text = w.status === 'Blocked' ? `Blocked${blockedBy.length ? ` by ${blockedBy.join(', ')}` : ''}` : w.status === 'Pending' ? 'not started' : `${w.status}, never started`;
+    const text =
+      w.status === 'Blocked'
+        ? `Blocked${blockedBy.length ? ` by ${blockedBy.join(', ')}` : ''}`
+        : w.status === 'Pending'
+          ? w.notBefore
+            ? `retry at ${w.notBefore.slice(11, 19)}`
+            : 'not started'
+          : w.status === 'Waiting'
+            ? `waiting for queue ${w.queue ?? ''}`
+            : w.status === 'Starting'
+              ? 'starting'
+              : `${w.status}, never started`;
     const x = layout.labelWidth;
     mark = `<rect class="outline" x="${x}" y="${y + 3}" width="${Math.min(120, layout.width - x - 8)}" height="${h - 6}" rx="2" fill="none" stroke="${colour}" stroke-dasharray="3 2"/><text x="${x + 4}" y="${y + h - 5}" font-size="10" fill="${colour}">${esc(text.length > 80 ? `${text.slice(0, 79)}…` : text)}</text>`;
   }

@@ -9,6 +9,7 @@ import { ignore, retryOnConflict } from '../retry';
 import { addSeconds, iso, mapLimit } from '../util';
 import { recordExecutionAlert } from './alerts';
 import { checkLate } from './late';
+import { cancelWorkerJob, enqueueWorker, syncQueuedWorkers } from './shared-limits';
 import { executionEnded } from './callback';
 import { deliver } from '../outbox/outbox';
 import { reach } from '../crash';
@@ -62,7 +63,8 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
       await closeExecution(deps, store, e);
       return;
     }
-    let changed = await recoverStarting(deps, store, e, workers);
+    let changed = await syncQueuedWorkers(deps, store, e, workers);
+    changed = (await recoverStarting(deps, store, e, workers)) || changed;
     changed = (await timeOutOverdue(deps, store, e, workers)) || changed;
     if (changed) continue;
 
@@ -87,6 +89,7 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
 }
 
 async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: Worker): Promise<void> {
+  if (w.queue) return enqueueWorker(deps, store, e, w);
   const trackId = workerTrackId(e.executionId, w);
   let claimed: Worker;
   try {
@@ -215,13 +218,21 @@ export async function settleWorkerRun(deps: Deps, run: TrackedRun): Promise<void
 async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Worker> {
   if (isTerminalWorker(w.status) || w.trackId !== run.trackId) throw new Conflict('nothing to settle');
   const status: WorkerStatus = run.status === 'Succeeded' || run.status === 'Cancelled' || run.status === 'Unknown' ? run.status : 'Failed';
+  return finishedWorker(deps, w, status, run);
+}
+
+/**
+ * A worker whose run ended `status` (its own run, or its queue job's): with its runId, times and, when it
+ * failed, the failing activity's error; a failure with retries left becomes the next attempt instead.
+ */
+export async function finishedWorker(deps: Deps, w: Worker, status: WorkerStatus, run?: TrackedRun, error?: ActivityError): Promise<Worker> {
   const settled: Worker = {
     ...w,
     status,
-    ...(run.runId ? { runId: run.runId } : {}),
-    startedAt: w.startedAt ?? run.runStart ?? run.claimedAt,
-    endedAt: run.runEnd ?? iso(deps.clock.now()),
-    ...(status === 'Failed' ? { error: await failureOf(deps, run) } : {}),
+    ...(run?.runId ? { runId: run.runId } : {}),
+    startedAt: w.startedAt ?? run?.runStart ?? run?.claimedAt,
+    endedAt: run?.runEnd ?? iso(deps.clock.now()),
+    ...(status === 'Failed' ? { error: error ?? (run ? await failureOf(deps, run) : { activity: '', code: '', message: 'The worker failed.' }) } : {}),
   };
   return status === 'Failed' && w.retry && (w.retriesUsed ?? 0) < w.retry.count ? retryOf(deps, settled) : settled;
 }
@@ -248,6 +259,7 @@ function retryOf(deps: Deps, failed: Worker): Worker {
     endedAt: undefined,
     error: undefined,
     lateAt: undefined,
+    jobId: undefined,
   };
 }
 
@@ -289,7 +301,8 @@ export async function cancelOpenWorkers(deps: Deps, store: ExecutionStore, execu
     const open = (loaded?.workers ?? []).filter((w) => !isTerminalWorker(w.status));
     if (open.length === 0) return;
     await mapLimit(open, 8, async (w) => {
-      if (w.runId) await cancelRun(deps, w.target, w.runId).catch((err: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (err as Error).name }));
+      if (w.queue && w.jobId) await cancelWorkerJob(deps, w); // frees (or leaves) its place in the queue, and cancels its run
+      else if (w.runId) await cancelRun(deps, w.target, w.runId).catch((err: unknown) => deps.log.warn('cancel failed', { runId: w.runId, error: (err as Error).name }));
       await store.saveWorker(executionId, { ...w, status: 'Cancelled', endedAt: iso(deps.clock.now()) }).catch(ignore(Conflict, NotFound));
     });
   }

@@ -5,6 +5,7 @@ import { refreshRun } from '../runs/api';
 import { isTerminalRun } from '../runs/model';
 import { iso, mapLimit } from '../util';
 import { advanceExecution, closeExecution } from './advance';
+import { queuePositions } from './shared-limits';
 import { planExecution, type ExecutionPlan, type PlanInput } from './plan';
 import { currentMetadata } from './metadata-store';
 import type { Execution, Worker } from './model';
@@ -109,7 +110,8 @@ async function load(deps: Deps, executionId: string): Promise<Loaded> {
 
 /** An execution with its workers. */
 export async function getExecution(deps: Deps, executionId: string): Promise<Loaded> {
-  return load(deps, executionId);
+  const loaded = await load(deps, executionId);
+  return { ...loaded, positions: await queuePositions(deps, loaded) };
 }
 
 /** The newest executions first, with their workers. */
@@ -194,6 +196,7 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
       retriesUsed: 0,
       notBefore: undefined,
       lateAt: undefined,
+      jobId: undefined,
       status: 'Pending',
       attempt: w.attempt + 1,
       trackId: undefined,

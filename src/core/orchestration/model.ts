@@ -17,6 +17,8 @@ export interface Worker {
   timeoutSeconds?: number;
   /** A shared limit: the queue whose slot the run takes. */
   queue?: string;
+  /** The job it waits in (or runs as) in that queue. */
+  jobId?: string;
   retry?: RetryDef;
   warnAfterSeconds?: number;
   /** Set once the worker was reported Late. */
@@ -92,7 +94,7 @@ export function workerToProps(w: Omit<Worker, 'etag'>): Props {
   if (w.timeoutSeconds !== undefined) p.timeoutSeconds = w.timeoutSeconds;
   if (w.warnAfterSeconds !== undefined) p.warnAfterSeconds = w.warnAfterSeconds;
   if (w.retriesUsed) p.retriesUsed = w.retriesUsed;
-  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId', 'queue', 'lateAt', 'notBefore'] as const) if (w[k] !== undefined) p[k] = w[k];
+  for (const k of ['trackId', 'runId', 'startedAt', 'endedAt', 'recoverRunId', 'queue', 'jobId', 'lateAt', 'notBefore'] as const) if (w[k] !== undefined) p[k] = w[k];
   if (w.error) p.error = JSON.stringify(w.error);
   if (w.retry) p.retry = JSON.stringify(w.retry);
   if (w.history?.length) p.history = JSON.stringify(w.history);
@@ -115,6 +117,7 @@ export function workerFromRow(r: Row): Worker {
     ...(typeof p.warnAfterSeconds === 'number' ? { warnAfterSeconds: p.warnAfterSeconds } : {}),
     ...(typeof p.retriesUsed === 'number' ? { retriesUsed: p.retriesUsed } : {}),
     ...(s('queue') ? { queue: s('queue') } : {}),
+    ...(s('jobId') ? { jobId: s('jobId') } : {}),
     ...(s('lateAt') ? { lateAt: s('lateAt') } : {}),
     ...(s('notBefore') ? { notBefore: s('notBefore') } : {}),
     ...(s('retry') ? { retry: parseJson<RetryDef>(p.retry, { count: 0, intervalSeconds: 0, fromFailure: false }) } : {}),

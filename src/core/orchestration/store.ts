@@ -13,6 +13,8 @@ export const newestFirstKey = (startedAt: string, id: string) => `${String(9_999
 export interface Loaded {
   execution: Execution;
   workers: Worker[];
+  /** Waiting workers' places in their queues (shared limits), when asked for. */
+  positions?: Record<string, number>;
 }
 
 /** A batch's lock: which execution holds it, and how that execution ended. */

@@ -28,6 +28,8 @@ export interface Job {
   endedAt?: string;
   runId?: string;
   message?: string;
+  /** A job enqueued for an execution's worker (a shared limit): `<executionId>/<worker key>`. */
+  forWorker?: string;
   etag: string;
 }
 
@@ -54,6 +56,8 @@ export const queuePartition = (queue: string) => `q_${queue}`;
 export const jobRowKey = (seq: number) => `j_${String(seq).padStart(12, '0')}`;
 /** RowKeys of job rows sort after this one and before JOB_ROWS_END. */
 export const JOB_ROWS_END = 'j_~';
+/** An idempotency key's row (the job it created), in the queue's partition: `k_<key>`. */
+export const keyRowKey = (key: string) => `k_${key}`;
 
 /** The tracked run of a job: deterministic, so a retried start finds its own claim. */
 export const jobTrackId = (job: Pick<Job, 'queue' | 'jobId'>) => `j_${job.queue}_${job.jobId}`;
@@ -105,6 +109,7 @@ export function jobToProps(j: Job): Props {
     ['endedAt', j.endedAt],
     ['runId', j.runId],
     ['message', j.message?.slice(0, 8000)],
+    ['forWorker', j.forWorker],
   ];
   for (const [k, v] of opt) if (v !== undefined) p[k] = v;
   return p;
@@ -126,6 +131,7 @@ export function jobFromRow(queue: string, row: Row): Job {
     ...(s('endedAt') ? { endedAt: s('endedAt') } : {}),
     ...(s('runId') ? { runId: s('runId') } : {}),
     ...(s('message') ? { message: s('message') } : {}),
+    ...(s('forWorker') ? { forWorker: s('forWorker') } : {}),
     etag: row.etag,
   };
 }

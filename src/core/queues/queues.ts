@@ -25,6 +25,10 @@ export interface EnqueueInput {
   ref: RunReference;
   parameters: Record<string, unknown>;
   timeoutSeconds?: number;
+  /** Idempotency: a second enqueue with the same key returns the job the first one created. */
+  key?: string;
+  /** The execution's worker this job runs for (a shared limit). */
+  forWorker?: string;
 }
 
 export interface Enqueued {
@@ -47,7 +51,9 @@ export async function enqueueJob(deps: Deps, queue: string, input: EnqueueInput)
   if (JSON.stringify(input.parameters).length > MAX_PARAMETER_CHARS) throw payloadTooLarge(`A job's parameters must stay under ${MAX_PARAMETER_CHARS} characters of JSON.`);
   const store = new QueueStore(deps.tables);
   await store.ensureActive(queue);
-  const { job, head } = await append(deps, store, def, target, input);
+  const { job, head, existed } = await append(deps, store, def, target, input);
+  // The same key again (a retry after a crash or a lost answer): the job it created, as it stands.
+  if (existed) return { job, position: job.status === 'PENDING' ? await positionOf(store, job) : 0 };
   await watchJob(deps, job);
   await store.touchActive(deps, queue);
   deps.log.info('job enqueued', { queue, jobId: job.jobId, status: job.status });
@@ -65,11 +71,13 @@ export async function enqueueJob(deps: Deps, queue: string, input: EnqueueInput)
 }
 
 /** One transaction: the head hands out the next sequence number and the job row is inserted behind it. */
-async function append(deps: Deps, store: QueueStore, def: QueueDef, target: PipelineTarget, input: EnqueueInput): Promise<{ job: Job; head: Head }> {
+async function append(deps: Deps, store: QueueStore, def: QueueDef, target: PipelineTarget, input: EnqueueInput): Promise<{ job: Job; head: Head; existed?: boolean }> {
   return retryOnConflict(
     deps,
     () => store.head(def.name, def.capacity),
     async (head) => {
+    const existing = input.key ? await store.keyed(def.name, input.key) : undefined;
+    if (existing) return { job: existing, head, existed: true };
     const seq = head.seq + 1;
     const now = iso(deps.clock.now());
     const startNow = head.pending === 0 && head.running.length < def.capacity;
@@ -83,10 +91,11 @@ async function append(deps: Deps, store: QueueStore, def: QueueDef, target: Pipe
       ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
       enqueuedAt: now,
       ...(startNow ? { startedAt: now } : {}),
+      ...(input.forWorker ? { forWorker: input.forWorker } : {}),
       etag: '',
     };
     const next: Head = { ...head, seq, capacity: def.capacity, ...(startNow ? { running: [...head.running, seq], next: seq + 1 } : { pending: head.pending + 1 }) };
-    await store.commit(next, [], job);
+    await store.commit(next, [], job, input.key);
     return { job, head: next };
     },
     HOT_ROW_ATTEMPTS,
@@ -111,7 +120,7 @@ async function findJob(store: QueueStore, queue: string, jobId: string): Promise
 }
 
 /** 1-based place of a PENDING job among the waiting jobs. */
-async function positionOf(store: QueueStore, job: Job): Promise<number> {
+export async function positionOf(store: QueueStore, job: Job): Promise<number> {
   const head = await store.head(job.queue);
   let ahead = 0;
   await store.scanFrom(job.queue, head.next, (j) => {

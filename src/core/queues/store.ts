@@ -1,7 +1,7 @@
 import { Conflict, NotFound } from '../errors';
 import type { Row, Table, Tables, TxOp } from '../ports';
 import { ignore, retryOnConflict, type RetryDeps } from '../retry';
-import { emptyHead, HEAD_ROW, headFromRow, headToProps, JOB_ROWS_END, jobFromRow, jobRowKey, jobToProps, queuePartition, type Head, type Job } from './model';
+import { emptyHead, HEAD_ROW, headFromRow, headToProps, JOB_ROWS_END, jobFromRow, jobRowKey, jobToProps, keyRowKey, queuePartition, type Head, type Job } from './model';
 
 const ACTIVE_PK = 'queues';
 const PAGE = 100;
@@ -54,13 +54,21 @@ export class QueueStore {
    * One all-or-nothing write of the head plus job rows. Conflict if the head or any job changed since
    * it was read (or if an inserted job already exists): the caller re-reads and re-decides.
    */
-  async commit(head: Head, jobs: Job[], inserted?: Job): Promise<void> {
+  async commit(head: Head, jobs: Job[], inserted?: Job, key?: string): Promise<void> {
     const ops: TxOp[] = [
       head.etag ? { kind: 'update', rowKey: HEAD_ROW, props: headToProps(head), etag: head.etag } : { kind: 'insert', rowKey: HEAD_ROW, props: headToProps(head) },
       ...jobs.map((j): TxOp => ({ kind: 'update', rowKey: jobRowKey(j.seq), props: jobToProps(j), etag: j.etag })),
       ...(inserted ? [{ kind: 'insert' as const, rowKey: jobRowKey(inserted.seq), props: jobToProps(inserted) }] : []),
+      // In the same transaction as the job: a second enqueue with this key conflicts, re-reads and finds it.
+      ...(inserted && key ? [{ kind: 'insert' as const, rowKey: keyRowKey(key), props: { seq: inserted.seq } }] : []),
     ];
     await this.queues.transact(queuePartition(head.queue), ops);
+  }
+
+  /** The job an idempotency key created, if any. */
+  async keyed(queue: string, key: string): Promise<Job | undefined> {
+    const row = await this.queues.get(queuePartition(queue), keyRowKey(key));
+    return row ? this.job(queue, Number(row.props.seq)) : undefined;
   }
 
   /** A job-only conditional write, for changes that are not status changes (e.g. recording the runId). */

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
 import { advanceExecutions, settleWorkerRun } from '../orchestration/advance';
+import { pokeWorkersOfQueue } from '../orchestration/shared-limits';
 import { notFound } from '../errors';
 import type { TrackedRun } from '../runs/model';
 import { observeAndSettle, observeOne, type Settlers } from '../runs/observe';
@@ -22,7 +23,11 @@ export const alertOutcomes: AlertOutcomes = {
 /** Who is told when a tracked run ends, by owner kind. One line per area. */
 export const settlers: Settlers = {
   pause: settlePauseRun,
-  job: settleJobRun,
+  // A job that ran for an execution's worker (a shared limit) moves that execution on at once.
+  job: async (deps, run) => {
+    await settleJobRun(deps, run);
+    await pokeWorkersOfQueue(deps, run);
+  },
   worker: settleWorkerRun,
   none: settleCallbackRun,
 };
