@@ -98,6 +98,51 @@ batches:
     stages: [extract]
 `;
 
+/** A batch's plan: parameters from the batch and the request, placeholders, a named factory, a queue, skipped workers. */
+const PLANNED = `properties:
+  failureHandling: Simple
+factories:
+  finance:
+    resourceGroup: rg-finance
+    factory: adf-finance
+stages:
+  - name: load
+    maxConcurrentWorkers: 1
+    pipelines:
+      - name: orders
+        pipeline: wk_ok
+        queue: crm
+        parameters: { load: "\${execution.id}", region: "\${execution.parameters.region}", me: "\${worker.name}", mode: "\${execution.parameters.mode}" }
+        retry: { count: 1, intervalSeconds: 5 }
+      - name: invoices
+        pipeline: wk_ok
+        factory: finance
+        queue: crm
+        parameters: { label: "\${worker.name}-\${execution.parameters.region}" }
+      - name: legacy
+        pipeline: wk_ok
+        enabled: false
+  - name: publish
+    warnAfterSeconds: 600
+    pipelines:
+      - name: report
+        pipeline: wk_ok
+        dependsOn: [orders, legacy]
+batches:
+  - name: regional
+    stages: [load, publish]
+    parameters: { region: US, mode: full }
+  - name: unset
+    stages: [load]
+    parameters: { mode: delta }
+queues:
+  - name: crm
+    capacity: 1
+`;
+
+/** The default factory the stack is given, and the same app settings given to an offline plan. */
+const FACTORY_ENV = { ADF_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', ADF_RESOURCE_GROUP: 'rg-local', ADF_FACTORY_NAME: 'adf-local' };
+
 describe('adf-conductor CLI against the local stack', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-e2e-'));
   let azurite: RunningAzurite | undefined;
@@ -111,6 +156,7 @@ describe('adf-conductor CLI against the local stack', () => {
     azurite = await startAzurite({ inMemory: true });
     const port = await freePort();
     stack = runStack({
+      ...FACTORY_ENV,
       AzureWebJobsStorage: azurite.connectionString,
       CONDUCTOR_TABLE_PREFIX: `cli${Date.now() % 100000}`,
       FACTORY_EMULATOR_PORT: String(await freePort()),
@@ -125,6 +171,7 @@ describe('adf-conductor CLI against the local stack', () => {
     env = { ADF_CONDUCTOR_URL: url };
     fs.writeFileSync(path.join(tmp, 'conductor.yaml'), METADATA);
     fs.writeFileSync(path.join(tmp, 'self.yaml'), SELF_DEPENDENT);
+    fs.writeFileSync(path.join(tmp, 'planned.yaml'), PLANNED);
   }, 120_000);
 
   afterAll(async () => {
@@ -259,5 +306,41 @@ describe('adf-conductor CLI against the local stack', () => {
     expect(lines[2]).toMatch(new RegExp(`^  ${first} wk_manual RUNNING since `));
     expect(lines[3]).toBe('waiting:');
     expect(lines[4]).toMatch(new RegExp(`^  1\\. ${second} wk_manual PENDING enqueued `));
+  }, 60_000);
+  it('when plan runs offline with the app\'s factory settings, then it prints the plan the server\'s dry run answers', async () => {
+    const put = await fetch(api('/metadata'), { method: 'PUT', headers: { 'content-type': 'application/yaml' }, body: PLANNED });
+    expect(put.status).toBe(200);
+    const dry = await fetch(api('/executions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: 'regional', parameters: { region: 'EU' }, dryRun: true }) });
+    expect(dry.status).toBe(200);
+    const server = (await dry.json()) as Record<string, unknown>;
+
+    const file = path.join(tmp, 'planned.yaml');
+    const r = await cli(['plan', file, '--batch', 'regional', '--param', 'region=EU', '--json'], FACTORY_ENV);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const offline = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const key of ['batch', 'parameters', 'stages', 'skipped', 'sharedLimits']) expect({ [key]: offline[key] }).toEqual({ [key]: server[key] });
+    // The comparison has teeth: the request's region overrides the batch's, the placeholders are resolved,
+    // the default factory is the app's, and the disabled worker is skipped.
+    expect(offline.parameters).toEqual({ region: 'EU', mode: 'full' });
+    expect(JSON.stringify(offline.stages)).toContain('"parameters":{"load":"(dry run)","region":"EU","me":"orders","mode":"full"}');
+    expect(JSON.stringify(offline.stages)).toContain('"factory":"adf-local","resourceGroup":"rg-local","subscriptionId":"00000000-0000-0000-0000-000000000000"');
+    expect(offline.skipped).toEqual([{ name: 'legacy', stage: 'load', reason: 'the worker is disabled' }]);
+
+    const text = await cli(['plan', file, '--batch', 'regional', '--param', 'region=EU'], FACTORY_ENV);
+    if (process.env.CLI_PLAN_SAMPLE_OUT) fs.writeFileSync(process.env.CLI_PLAN_SAMPLE_OUT, `$ adf-conductor plan planned.yaml --batch regional --param region=EU\n${text.stdout.split(file).join('planned.yaml')}`);
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    expect(text.stdout.split('\n')[0]).toBe(`plan of batch regional from ${file}: 2 stages, 3 workers; execution parameters {"region":"EU","mode":"full"}`);
+  }, 60_000);
+
+  it('when an execution parameter is missing, then plan exits 1 naming parameters.region, as the server\'s 400 does', async () => {
+    const file = path.join(tmp, 'planned.yaml');
+    const r = await cli(['plan', file, '--batch', 'unset'], FACTORY_ENV);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^✖ ValidationFailed: Execution parameters are missing\.\n {2}parameters\.region: /);
+
+    const dry = await fetch(api('/executions'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ batch: 'unset', dryRun: true }) });
+    expect(dry.status).toBe(400);
+    expect(((await dry.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path)).toEqual(['parameters.region']);
   }, 60_000);
 });
