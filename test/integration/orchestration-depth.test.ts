@@ -170,6 +170,8 @@ describe('orchestration depth', () => {
     expect(first.every((w) => w.queue === 'crm')).toBe(true);
     const queue = (await stack.call('GET', '/queues/crm')).json;
     expect(queue.running.length + queue.waiting.length).toBe(6);
+    const page = (await stack.call('GET', '/dashboard')).text;
+    expect(page).toContain('waiting for queue crm (#1)');
 
     await sweepUntil(stack, async () => (await Promise.all(ids.map(execution))).every((e) => e.status !== 'Running'), 30_000);
     expect((await Promise.all(ids.map(execution))).map((e) => e.status)).toEqual(['Succeeded', 'Succeeded']);

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps';
 import { currentMetadata } from '../orchestration/metadata-store';
+import { queuePositions } from '../orchestration/shared-limits';
 import { ExecutionStore, type Loaded } from '../orchestration/store';
 import { pendingEffects, type PendingEffect } from '../outbox/outbox';
 import type { Pause } from '../pauses/model';
@@ -43,9 +44,11 @@ export interface DashboardData {
 export async function dashboardData(deps: Deps): Promise<DashboardData> {
   const store = new ExecutionStore(deps);
   const now = deps.clock.now();
-  const active = (await mapLimit(await store.activeIds(), 8, (id) => store.load(id)))
+  const running = (await mapLimit(await store.activeIds(), 8, (id) => store.load(id)))
     .filter((l): l is NonNullable<typeof l> => !!l && l.execution.status === 'Running')
     .sort((a, b) => a.execution.startedAt.localeCompare(b.execution.startedAt));
+  // Waiting workers show their place in their queue.
+  const active = await mapLimit(running, 4, async (l) => ({ ...l, positions: await queuePositions(deps, l) }));
   // Recent: the newest ids first, without loading again the active ones (an execution can hold 1,000 workers).
   const activeIds = new Set(active.map((l) => l.execution.executionId));
   const recentIds = (await store.listIds(undefined, RECENT + activeIds.size)).filter((id) => !activeIds.has(id));

@@ -78,7 +78,7 @@ export function axisSvg(scale: Scale, layout: Layout = LAYOUT, startedAt = ''): 
 }
 
 /** One worker's row at vertical offset `y`: its label, then its bar (or its outline when it never started). */
-export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string, Worker>, now: Date, layout: Layout = LAYOUT, links = true): string {
+export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string, Worker>, now: Date, layout: Layout = LAYOUT, links = true, position?: number): string {
   const h = layout.rowHeight;
   const colour = STATUS_COLOURS[w.status] ?? STATUS_COLOURS.Unknown;
   const label = w.name.length > 32 ? `${w.name.slice(0, 31)}…` : w.name;
@@ -105,7 +105,7 @@ export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string
             ? `retry at ${w.notBefore.slice(11, 19)}`
             : 'not started'
           : w.status === 'Waiting'
-            ? `waiting for queue ${w.queue ?? ''}`
+            ? `waiting for queue ${w.queue ?? ''}${position ? ` (#${position})` : ''}`
             : w.status === 'Starting'
               ? 'starting'
               : `${w.status}, never started`;
@@ -118,9 +118,9 @@ export function workerRow(w: Worker, y: number, scale: Scale, byName: Map<string
 }
 
 /** The rows of some workers, as one SVG (a stage on the dashboard). */
-export function rowsSvg(workers: Worker[], scale: Scale, byName: Map<string, Worker>, now: Date, layout: Layout = LAYOUT, label = 'workers'): string {
+export function rowsSvg(workers: Worker[], scale: Scale, byName: Map<string, Worker>, now: Date, layout: Layout = LAYOUT, label = 'workers', positions: Record<string, number> = {}): string {
   const h = layout.rowHeight;
-  const rows = workers.map((w, i) => workerRow(w, i * h, scale, byName, now, layout)).join('');
+  const rows = workers.map((w, i) => workerRow(w, i * h, scale, byName, now, layout, true, positions[w.name])).join('');
   const height = Math.max(h, workers.length * h);
   return `<svg xmlns="http://www.w3.org/2000/svg" class="gantt" width="${layout.width}" height="${height}" viewBox="0 0 ${layout.width} ${height}" role="img" aria-label="${esc(label)}">${rows}</svg>`;
 }

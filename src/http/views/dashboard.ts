@@ -101,7 +101,7 @@ export function toDashboardPage(d: DashboardData, refreshSeconds = REFRESH_SECON
           total: ws.length,
           counts: statusCounts(ws),
           open: bars && ws.length <= OPEN_STAGE_MAX_WORKERS,
-          svg: bars ? rowsSvg(ws, scale, byName, now, undefined, `stage ${name}`) : '',
+          svg: bars ? rowsSvg(ws, scale, byName, now, undefined, `stage ${name}`, l.positions) : '',
         };
       }),
       failures: failures(l.workers),
