@@ -3,7 +3,7 @@
  * `POST /executions {dryRun: true}`, shaped by the same `toPlanView`; this file turns `--param` into execution
  * parameters, finds the default factory in the environment, and prints the view as lines for a CI log.
  */
-import { PARAMETER_NAME_MSG, PARAMETER_NAME_RE } from '../core/names';
+import { NAME_LIMITS, PARAMETER_NAME_MSG, PARAMETER_NAME_RE } from '../core/names';
 import type { FactoryTarget } from '../core/ports';
 import type { toPlanView } from '../http/views/plan';
 import { oneLine } from './report';
@@ -50,6 +50,9 @@ export function parseParams(raw: readonly string[]): Record<string, unknown> {
     if (!PARAMETER_NAME_RE.test(name)) throw new ParamError(`--param "${oneLine(name).slice(0, 60)}": ${PARAMETER_NAME_MSG}`);
     params[name] = jsonOrString(arg.slice(eq + 1));
   }
+  // The API refuses more than ADF allows per pipeline; the plan of a request the server would refuse is no plan.
+  const count = Object.keys(params).length;
+  if (count > NAME_LIMITS.maxParameters) throw new ParamError(`${count} execution parameters; at most ${NAME_LIMITS.maxParameters} (ADF's limit per pipeline)`);
   return params;
 }
 

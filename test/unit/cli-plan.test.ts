@@ -197,6 +197,10 @@ describe('adf-conductor plan: --param values', () => {
     expect(await main(['plan', 'daily.yaml', '--param', 'my-region=s3cr3t'], bad.io)).toBe(2);
     expect(bad.err[0]).toMatch(/^✖ adf-conductor plan: --param "my-region": parameter name must start with a letter/);
     expect(bad.err.join('\n')).not.toContain('s3cr3t');
+
+    const many = fakeIo(files);
+    expect(await main(['plan', 'daily.yaml', ...Array.from({ length: 51 }, (_, i) => ['--param', `p${i}=1`]).flat()], many.io)).toBe(2);
+    expect(many.err).toEqual(["✖ adf-conductor plan: 51 execution parameters; at most 50 (ADF's limit per pipeline)"]);
   });
 });
 
