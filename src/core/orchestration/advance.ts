@@ -225,7 +225,7 @@ async function settledWorker(deps: Deps, w: Worker, run: TrackedRun): Promise<Wo
  * A worker whose run ended `status` (its own run, or its queue job's): with its runId, times and, when it
  * failed, the failing activity's error; a failure with retries left becomes the next attempt instead.
  */
-export async function finishedWorker(deps: Deps, w: Worker, status: WorkerStatus, run?: TrackedRun, error?: ActivityError): Promise<Worker> {
+export async function finishedWorker(deps: Deps, w: Worker, status: WorkerStatus, run?: TrackedRun, error?: ActivityError, retryable = true): Promise<Worker> {
   const settled: Worker = {
     ...w,
     status,
@@ -234,7 +234,7 @@ export async function finishedWorker(deps: Deps, w: Worker, status: WorkerStatus
     endedAt: run?.runEnd ?? iso(deps.clock.now()),
     ...(status === 'Failed' ? { error: error ?? (run ? await failureOf(deps, run) : { activity: '', code: '', message: 'The worker failed.' }) } : {}),
   };
-  return status === 'Failed' && w.retry && (w.retriesUsed ?? 0) < w.retry.count ? retryOf(deps, settled) : settled;
+  return retryable && status === 'Failed' && w.retry && (w.retriesUsed ?? 0) < w.retry.count ? retryOf(deps, settled) : settled;
 }
 
 /**

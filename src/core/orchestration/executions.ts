@@ -5,6 +5,7 @@ import { refreshRun } from '../runs/api';
 import { isTerminalRun } from '../runs/model';
 import { iso, mapLimit } from '../util';
 import { advanceExecution, closeExecution } from './advance';
+import { stagesOfBatch } from './metadata';
 import { queuePositions } from './shared-limits';
 import { planExecution, type ExecutionPlan, type PlanInput } from './plan';
 import { currentMetadata } from './metadata-store';
@@ -52,8 +53,7 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
   const batch = input.batch ?? null;
   const now = iso(deps.clock.now());
   const executionId = deps.ids.newId();
-  const plan = planExecution(md, input, { executionId, startedAt: now, defaultFactory: deps.settings.defaultFactory });
-  if (!plan) throw batchNotFound(input.batch, stored.version);
+  if (!stagesOfBatch(md, input.batch)) throw batchNotFound(input.batch, stored.version);
 
   const store = new ExecutionStore(deps);
   const lock = await store.batchLock(batch);
@@ -71,6 +71,9 @@ export async function startExecution(deps: Deps, input: StartExecutionInput): Pr
       return { executionId: lockedId, status: 'Running', resumed: true };
     }
   }
+  // Planned only for a new execution: a resume keeps the parameters and workers it has.
+  const plan = planExecution(md, input, { executionId, startedAt: now, defaultFactory: deps.settings.defaultFactory });
+  if (!plan) throw batchNotFound(input.batch, stored.version);
   try {
     await store.takeBatchLock(batch, executionId, lock);
   } catch (e) {
@@ -212,8 +215,7 @@ export async function restartExecution(deps: Deps, executionId: string, opts: { 
     status: 'Running' as const,
     endedAt: undefined,
     restarts: execution.restarts + 1,
-    late: undefined,
-    ...(opts.parameters ? { parameters: { ...execution.parameters, ...opts.parameters } } : {}),
+    // What was reported Late stays reported: a restart does not warn again for the execution or a stage.
   };
   await store.markActive(executionId); // first: a crash after the restart's write must leave it to the sweep
   try {

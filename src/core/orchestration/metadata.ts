@@ -107,7 +107,7 @@ export const METADATA_LIMITS = {
   /** ADF allows 50 parameters per pipeline. */
   maxParametersPerWorker: NAME_LIMITS.maxParameters,
   /** Our payload limit for one worker's parameters, as UTF-8 JSON bytes (createRun body headroom). */
-  maxParameterBytes: 80_000,
+  maxParameterBytes: 30_000,
   maxTimeoutSeconds: NAME_LIMITS.maxTimeoutSeconds,
   maxQueueCapacity: 50,
   maxConcurrentWorkers: 1000,

@@ -6,6 +6,7 @@
  */
 import { unprocessable, validationFailed, type FieldProblem } from '../errors';
 import type { FactoryTarget, PipelineTarget } from '../ports';
+import { MAX_PARAMETER_CHARS } from '../names';
 import { resolveTarget } from '../runs/model';
 import { DEFAULT_FACTORY, stagesOfBatch, type Metadata } from './metadata';
 import type { Worker } from './model';
@@ -47,7 +48,10 @@ export interface ExecutionPlan {
   sharedLimits: Array<{ queue: string; capacity: number; workers: string[] }>;
 }
 
-/** Throws NotFound-free problems: an unknown stage or pipeline in the filter (400), nothing selected or a missing parameter (422). */
+/**
+ * Undefined for an unknown batch (the caller says BatchNotFound). Throws: an unknown stage or pipeline in the
+ * filter, a missing execution parameter or resolved parameters too large (400 ValidationFailed); nothing selected (422).
+ */
 export function planExecution(md: Metadata, input: PlanInput, ctx: PlanContext): ExecutionPlan | undefined {
   const batch = input.batch ?? null;
   const stageDefs = stagesOfBatch(md, input.batch);
@@ -87,7 +91,7 @@ export function planExecution(md: Metadata, input: PlanInput, ctx: PlanContext):
   const missing = [...new Set(picked.flatMap(({ worker }) => referencedParameters(worker.parameters)))].filter((p) => !Object.hasOwn(parameters, p));
   if (missing.length)
     throw validationFailed(
-      missing.map((p) => ({ path: `parameters.${p}`, message: `is used by a worker (\${execution.parameters.${p}}) and set neither by ${where}'s parameters nor by the request` })),
+      missing.map((p) => ({ path: `parameters.${p}`, message: `is used by a worker (\${execution.parameters.${p}}) but set neither ${batch === null ? '' : `in the parameters of batch '${batch}' nor `}in the execution's parameters` })),
       'Execution parameters are missing.',
     );
 
@@ -118,6 +122,12 @@ export function planExecution(md: Metadata, input: PlanInput, ctx: PlanContext):
       attempt: 1,
     });
   }
+  const tooLarge = workers.filter((w) => JSON.stringify(w.parameters).length > MAX_PARAMETER_CHARS);
+  if (tooLarge.length)
+    throw validationFailed(
+      tooLarge.map((w) => ({ path: `parameters`, message: `worker '${w.name}': its parameters, resolved, are ${JSON.stringify(w.parameters).length} characters of JSON; at most ${MAX_PARAMETER_CHARS}` })),
+      'Resolved parameters are too large.',
+    );
   const used = stageDefs.filter((s) => stages.includes(s.name));
   const stageCaps = Object.fromEntries(used.filter((s) => s.maxConcurrentWorkers !== undefined).map((s) => [s.name, s.maxConcurrentWorkers as number]));
   const stageWarnAfterSeconds = Object.fromEntries(used.filter((s) => s.warnAfterSeconds !== undefined).map((s) => [s.name, s.warnAfterSeconds as number]));

@@ -56,7 +56,8 @@ async function applyJob(deps: Deps, store: ExecutionStore, executionId: string, 
     const status = STATUS_OF_JOB[job.status] ?? 'Failed';
     const error: ActivityError | undefined = status === 'Failed' && (!run || run.status !== 'Failed') ? { activity: '', code: job.status === 'TIMEDOUT' ? 'Timeout' : job.status, message: job.message ?? `The queue job ended ${job.status}.` } : undefined;
     const ran = run && { ...run, ...(job.runId && !run.runId ? { runId: job.runId } : {}) };
-    const done = await finishedWorker(deps, { ...w, ...(job.startedAt && !w.startedAt ? { startedAt: job.startedAt } : {}) }, status, ran, error);
+    // Retried like a direct worker: a failed run, not a timeout or a refused start.
+    const done = await finishedWorker(deps, { ...w, ...(job.startedAt && !w.startedAt ? { startedAt: job.startedAt } : {}) }, status, ran, error, job.status === 'FAILED');
     await store.saveWorker(executionId, done).catch(ignore(Conflict, NotFound));
     return true;
   }

@@ -21,7 +21,9 @@ export function toWorkerView(w: Worker, position?: number) {
     ...(position !== undefined ? { position } : {}),
     ...(w.lateAt ? { lateAt: w.lateAt } : {}),
     ...(w.notBefore && w.status === 'Pending' ? { retryAt: w.notBefore } : {}),
-    ...(w.history?.length ? { attempts: [...w.history, ...(w.runId ? [{ runId: w.runId, status: w.status, ...(w.error ? { error: w.error } : {}) }] : [])] } : {}),
+    ...(w.history?.length
+      ? { attempts: [...w.history, ...(w.runId ? [{ runId: w.runId, status: w.status, ...(w.startedAt ? { startedAt: w.startedAt } : {}), ...(w.endedAt ? { endedAt: w.endedAt } : {}), ...(w.error ? { error: w.error } : {}) }] : [])] }
+      : {}),
   };
 }
 

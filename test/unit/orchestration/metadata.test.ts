@@ -276,11 +276,11 @@ describe('validateMetadata: ADF parameter limits', () => {
     ]);
   });
 
-  test('when the parameters exceed 80,000 bytes of JSON, then the payload limit is reported', () => {
-    const r = validateMetadata(aDoc([aStage('s', [aWorker('a', { parameters: { big: 'é'.repeat(40_000) } })])]));
+  test('when the parameters exceed 30,000 bytes of JSON, then the payload limit is reported', () => {
+    const r = validateMetadata(aDoc([aStage('s', [aWorker('a', { parameters: { big: 'é'.repeat(15_000) } })])]));
 
     expect(problems(r)).toEqual([
-      { path: 'stages[0].pipelines[0].parameters', message: expect.stringMatching(/bytes.*80000/) },
+      { path: 'stages[0].pipelines[0].parameters', message: expect.stringMatching(/bytes.*30000/) },
     ]);
   });
 
