@@ -57,6 +57,8 @@ function tally(p: StageProgress): string {
   const parts: string[] = [];
   const running = (p.counts.Starting ?? 0) + (p.counts.Running ?? 0);
   if (running) parts.push(`${running} running`);
+  // Workers on a shared limit (a queue) waiting for their slot.
+  if (p.counts.Waiting) parts.push(`${p.counts.Waiting} waiting for a queue`);
   for (const [status, word] of [
     ['Failed', 'failed'],
     ['Blocked', 'blocked'],

@@ -297,3 +297,12 @@ describe('adf-conductor watch on a terminal: live bars', () => {
     expect(out).toContain('stage extract: 1/1 done');
   });
 });
+
+describe('adf-conductor watch: workers on a shared limit', () => {
+  it('when workers wait for a queue slot, then the stage line says how many', async () => {
+    const { stageLine, stageProgress } = await import('../../src/cli/watch');
+    const worker = (name: string, status: string) => ({ name, pipeline: 'p', factory: 'f', stage: 's', status });
+    const line = stageLine(stageProgress({ name: 'crm', status: 'Running', workers: [worker('a', 'Running'), worker('b', 'Waiting'), worker('c', 'Waiting')] } as never));
+    expect(line).toBe('stage crm: 0/3 done (1 running, 2 waiting for a queue) · running: a');
+  });
+});
