@@ -19,6 +19,7 @@ import { functions } from '../../src/functions/all';
 import type { HttpFunction } from '../../src/functions/define';
 import { buildOpenApiDocument } from '../../src/http/openapi';
 import { unitDeps } from '../support/fake-factory';
+import { evaluateAdf, type AdfContext } from '../support/adf-expressions';
 
 // ---- The templates -------------------------------------------------------------------------------
 
@@ -126,103 +127,8 @@ function differences(a: unknown, b: unknown, at: string): string[] {
   return a === b ? [] : [at];
 }
 
-// ---- Just enough of ADF's expression language ----------------------------------------------------
-
-interface Ctx {
-  parameters: Record<string, unknown>;
-  system: Record<string, string>;
-}
-
-/** Evaluates one expression (after '@' or inside '@{…}'): literals, calls and property paths. */
-function run(src: string, ctx: Ctx): unknown {
-  let i = 0;
-  const skip = () => {
-    while (src[i] === ' ' || src[i] === '\n') i++;
-  };
-  const primary = (): unknown => {
-    skip();
-    if (src[i] === "'") {
-      let out = '';
-      for (i++; ; i++) {
-        if (i >= src.length) throw new Error(`unterminated string in ${src}`);
-        if (src[i] === "'" && src[i + 1] === "'") out += src[i++];
-        else if (src[i] === "'") break;
-        else out += src[i];
-      }
-      i++;
-      return out;
-    }
-    const num = /^-?\d+(\.\d+)?/.exec(src.slice(i));
-    if (num) {
-      i += num[0].length;
-      return Number(num[0]);
-    }
-    const name = /^[A-Za-z_]\w*/.exec(src.slice(i))?.[0];
-    if (!name) throw new Error(`unexpected ${src.slice(i)} in ${src}`);
-    i += name.length;
-    skip();
-    if (src[i] !== '(') throw new Error(`expected ( after ${name} in ${src}`);
-    i++;
-    const args: unknown[] = [];
-    skip();
-    while (src[i] !== ')') {
-      args.push(postfix());
-      skip();
-      if (src[i] === ',') i++;
-      else if (src[i] !== ')') throw new Error(`expected , or ) at ${i} in ${src}`);
-      skip();
-    }
-    i++;
-    return call(name, args);
-  };
-  const call = (name: string, args: unknown[]): unknown => {
-    switch (name) {
-      case 'pipeline':
-        return { parameters: ctx.parameters, ...ctx.system };
-      case 'activity':
-        return { output: new Proxy({}, { get: () => 'activity-output' }) };
-      case 'concat':
-        return args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join('');
-      case 'string':
-        return typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0]);
-      case 'json':
-        return JSON.parse(String(args[0]));
-      case 'union':
-        return Object.assign({}, ...(args as object[]));
-      case 'coalesce':
-        return args.find((a) => a !== null && a !== undefined) ?? null;
-      default:
-        throw new Error(`function ${name}() is not supported by this test`);
-    }
-  };
-  const postfix = (): unknown => {
-    let v = primary();
-    for (;;) {
-      skip();
-      const prop = /^\.([A-Za-z_]\w*)/.exec(src.slice(i));
-      if (!prop) return v;
-      i += prop[0].length;
-      if (v === null || typeof v !== 'object' || !(prop[1]! in v)) throw new Error(`${src.slice(0, i)}: no property ${prop[1]}`);
-      v = (v as Record<string, unknown>)[prop[1]!];
-    }
-  };
-  const result = postfix();
-  skip();
-  if (i !== src.length) throw new Error(`trailing input at ${i} in ${src}`);
-  return result;
-}
-
-/** An ADF value: `@expr` is evaluated; other text has its `@{expr}` parts interpolated; `@@` is a literal `@`. */
-function evaluate(value: unknown, ctx: Ctx): unknown {
-  const text = value !== null && typeof value === 'object' && (value as { type?: string }).type === 'Expression' ? (value as { value: string }).value : value;
-  if (typeof text !== 'string') return text;
-  if (text.startsWith('@@')) return text.slice(1);
-  if (text.startsWith('@') && !text.startsWith('@{')) return run(text.slice(1), ctx);
-  return text.replace(/@\{([^}]+)\}/g, (_, e: string) => {
-    const v = run(e, ctx);
-    return typeof v === 'string' ? v : JSON.stringify(v);
-  });
-}
+type Ctx = AdfContext;
+const evaluate = evaluateAdf;
 
 const CONDUCTOR = 'https://conductor.example.net';
 const SAMPLES: Record<string, unknown> = { string: 'sample', securestring: 'secret', int: 1, float: 1.5, bool: true, array: [], object: {} };

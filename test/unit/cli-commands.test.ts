@@ -1,7 +1,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { main, type CliIo } from '../../bin/adf-conductor';
+import { main } from '../../bin/adf-conductor';
 import { parseRestartUrl } from '../../src/cli/commands';
+import { fakeCliIo } from '../support/fake-cli-io';
 
 /**
  * validate, apply, run, queue, approve and reject with everything in memory: files, a server that answers
@@ -30,17 +31,8 @@ function fakeServer(routes: Record<string, Route>) {
 }
 
 function fakeIo(files: Record<string, string>, fetchFn: typeof fetch, env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
   let t = 0;
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readFile: (p) => {
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return text;
-    },
+  return fakeCliIo(files, {
     fetch: fetchFn,
     sleep: async (ms) => {
       t += ms;
@@ -48,8 +40,7 @@ function fakeIo(files: Record<string, string>, fetchFn: typeof fetch, env: Recor
     now: () => t,
     isTTY: false,
     env,
-  };
-  return { io, out, err, all: () => [...out, ...err].join('\n') };
+  });
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>

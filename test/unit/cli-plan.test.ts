@@ -1,10 +1,11 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { main, type CliIo } from '../../bin/adf-conductor';
+import { main } from '../../bin/adf-conductor';
 import { planExecution } from '../../src/core/orchestration/plan';
 import { parseMetadataText } from '../../src/http/metadata-text';
 import { toPlanView } from '../../src/http/views/plan';
 import { parseParams } from '../../src/cli/plan';
+import { fakeCliIo } from '../support/fake-cli-io';
 
 /**
  * `adf-conductor plan` in memory: files, a fixed clock and an environment, and no network at all (any fetch
@@ -13,24 +14,8 @@ import { parseParams } from '../../src/cli/plan';
 
 const NOW = Date.parse('2026-03-01T06:00:00.000Z');
 
-function fakeIo(files: Record<string, string>, env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readFile: (p) => {
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return text;
-    },
-    fetch: () => Promise.reject(new Error('plan must not touch the network')),
-    now: () => NOW,
-    isTTY: false,
-    env,
-  };
-  return { io, out, err };
-}
+const fakeIo = (files: Record<string, string>, env: Record<string, string> = {}) =>
+  fakeCliIo(files, { fetch: () => Promise.reject(new Error('plan must not touch the network')), now: () => NOW, isTTY: false, env });
 
 const DAILY = `properties:
   defaultWorkerTimeoutSeconds: 7200
@@ -213,7 +198,7 @@ describe('adf-conductor plan: refusals', () => {
     expect(out).toEqual([]);
     expect(err).toEqual([
       '✖ ValidationFailed: Execution parameters are missing.',
-      "  parameters.region: is used by a worker (${execution.parameters.region}) and set neither by batch 'daily''s parameters nor by the request",
+      "  parameters.region: is used by a worker (${execution.parameters.region}) but set neither in the parameters of batch 'daily' nor in the execution's parameters",
     ]);
   });
 

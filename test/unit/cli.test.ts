@@ -1,25 +1,13 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { main, type CliIo } from '../../bin/adf-conductor';
+import { main } from '../../bin/adf-conductor';
 import { parseMetadataText } from '../../src/http/metadata-text';
+import { fakeCliIo } from '../support/fake-cli-io';
 
 const examples = join(__dirname, '..', '..', 'examples');
 
 /** An in-memory terminal and file system. */
-function fakeIo(files: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readFile: (p) => {
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return text;
-    },
-  };
-  return { io, out, err };
-}
+const fakeIo = (files: Record<string, string>) => fakeCliIo(files);
 
 const validYaml = readFileSync(join(examples, 'conductor.yaml'), 'utf8');
 const invalidYaml = readFileSync(join(examples, 'invalid.yaml'), 'utf8');

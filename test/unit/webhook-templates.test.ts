@@ -14,6 +14,7 @@ import { FactoryName, Guid, NAME_LIMITS, PIPELINE_RE, PipelineName, ResourceGrou
 import { Parameters, PipelineRefShape, TimeoutSeconds } from '../../src/http/schemas';
 import { EnqueueRequest } from '../../src/functions/queues';
 import { RunRequest } from '../../src/functions/runs';
+import { evaluateAdf, type AdfContext } from '../support/adf-expressions';
 
 // ---- The pipeline JSON --------------------------------------------------------------------
 
@@ -57,118 +58,12 @@ function containers(activities: Activity[]): Activity[][] {
 }
 const allActivities = (p: Pipeline) => containers(p.properties.activities).flat();
 
-// ---- Just enough of ADF's expression language ---------------------------------------------
+type Ctx = AdfContext & { system: { RunId: string; Pipeline: string; DataFactory: string }; outputs: Record<string, unknown> };
 
-interface Ctx {
-  parameters: Record<string, unknown>;
-  system: { RunId: string; Pipeline: string; DataFactory: string };
-  /** What each activity put out; reading anything else fails, as ADF does. */
-  outputs: Record<string, unknown>;
-}
-
-/**
- * Parses and runs one expression (the text after '@', or inside '@{…}'): literals, function calls and
- * property paths. Functions: pipeline(), activity(), concat, string, json, union, coalesce. A property
- * that is not there throws, so a template reading a field the callback does not send fails here.
- */
-function run(src: string, ctx: Ctx): unknown {
-  let i = 0;
-  const skip = () => {
-    while (src[i] === ' ') i++;
-  };
-  const eat = (c: string) => {
-    skip();
-    if (src[i] !== c) throw new Error(`expected ${c} at ${i} in ${src}`);
-    i++;
-  };
-  const primary = (): unknown => {
-    skip();
-    if (src[i] === "'") {
-      let out = '';
-      for (i++; ; i++) {
-        if (i >= src.length) throw new Error(`unterminated string in ${src}`);
-        if (src[i] === "'" && src[i + 1] === "'") out += src[i++];
-        else if (src[i] === "'") break;
-        else out += src[i];
-      }
-      i++;
-      return out;
-    }
-    const num = /^-?\d+(\.\d+)?/.exec(src.slice(i));
-    if (num) {
-      i += num[0].length;
-      return Number(num[0]);
-    }
-    const name = /^[A-Za-z_]\w*/.exec(src.slice(i))?.[0];
-    if (!name) throw new Error(`unexpected ${src.slice(i)} in ${src}`);
-    i += name.length;
-    eat('(');
-    const args: unknown[] = [];
-    skip();
-    while (src[i] !== ')') {
-      args.push(postfix());
-      skip();
-      if (src[i] === ',') i++;
-      else if (src[i] !== ')') throw new Error(`expected , or ) at ${i} in ${src}`);
-    }
-    i++;
-    return call(name, args);
-  };
-  const call = (name: string, args: unknown[]): unknown => {
-    switch (name) {
-      case 'pipeline':
-        return { parameters: ctx.parameters, ...ctx.system };
-      case 'activity': {
-        const a = String(args[0]);
-        if (!(a in ctx.outputs)) throw new Error(`activity('${a}') has no output here`);
-        return { output: ctx.outputs[a] };
-      }
-      case 'concat':
-        return args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join('');
-      case 'string':
-        return typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0]);
-      case 'json':
-        return JSON.parse(String(args[0]));
-      case 'union': {
-        if (args.every(Array.isArray)) return [...new Set((args as unknown[][]).flat())];
-        if (args.every((a) => a !== null && typeof a === 'object' && !Array.isArray(a))) return Object.assign({}, ...(args as object[]));
-        throw new Error('union() takes arrays or objects, not a mix');
-      }
-      case 'coalesce':
-        return args.find((a) => a !== null && a !== undefined) ?? null;
-      default:
-        throw new Error(`function ${name}() is not supported by this test`);
-    }
-  };
-  const postfix = (): unknown => {
-    let v = primary();
-    for (;;) {
-      skip();
-      const prop = /^\.([A-Za-z_]\w*)/.exec(src.slice(i));
-      if (!prop) return v;
-      i += prop[0].length;
-      if (v === null || typeof v !== 'object' || !(prop[1]! in v)) throw new Error(`${src.slice(0, i)}: no property ${prop[1]}`);
-      v = (v as Record<string, unknown>)[prop[1]!];
-    }
-  };
-  const result = postfix();
-  skip();
-  if (i !== src.length) throw new Error(`trailing input at ${i} in ${src}`);
-  return result;
-}
-
-/** An ADF value: '@expr' is evaluated; any other text has its '@{expr}' parts interpolated. */
+/** An ADF value (only `Expression` objects are evaluated here); a missing one fails. */
 function evaluate(value: Value | undefined, ctx: Ctx): unknown {
   if (value === undefined) throw new Error('no value');
-  if (typeof value === 'object' && !Array.isArray(value) && value.type === 'Expression' && typeof value.value === 'string') {
-    const text = value.value;
-    if (text.startsWith('@') && !text.startsWith('@{')) return run(text.slice(1), ctx);
-    return text.replace(/@\{([^}]+)\}/g, (_, e: string) => {
-      const v = run(e, ctx);
-      return typeof v === 'string' ? v : JSON.stringify(v);
-    });
-  }
-  return value;
+  return typeof value === 'object' && !Array.isArray(value) && value.type === 'Expression' ? evaluateAdf(value, ctx) : value;
 }
 
 /** Every expression text in an activity (URL, body, headers, variable values, items …). */

@@ -171,6 +171,21 @@ export function timelineSvg(e: Execution, workers: Worker[], now: Date, options:
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${height}" viewBox="0 0 ${layout.width} ${height}" font-family="Segoe UI, Arial, sans-serif"><rect width="100%" height="100%" fill="#ffffff"/>${header}${parts.join('')}</svg>`;
 }
 
+/** The facts every view of an execution starts with (dashboard card, alert email). */
+export function executionSummary(e: Execution, workers: Worker[], now: Date) {
+  const end = e.endedAt ? Date.parse(e.endedAt) : now.getTime();
+  return {
+    executionId: e.executionId,
+    batch: e.batch ?? '(all stages)',
+    status: e.status,
+    startedAt: e.startedAt,
+    endedAt: e.endedAt ?? '',
+    duration: formatDuration(end - Date.parse(e.startedAt)),
+    total: workers.length,
+    counts: statusCounts(workers),
+  };
+}
+
 /** XML/HTML text and attribute escaping; characters XML cannot hold (controls, lone surrogates) are dropped. */
 export function esc(s: string): string {
   return s.toWellFormed().replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);

@@ -1,6 +1,6 @@
 import { subscribers } from '../alerts/recipients';
 import { studioRunUrl } from '../dashboard/studio';
-import { blockers, formatDuration, statusCounts, timelineSvg } from '../dashboard/timeline';
+import { blockers, executionSummary, timelineSvg } from '../dashboard/timeline';
 import type { Deps } from '../deps';
 import { effectId, recordEmail } from '../outbox/outbox';
 import { loadMetadataVersion } from './metadata-store';
@@ -41,16 +41,8 @@ function alertView(deps: Deps, e: Execution, workers: Worker[]) {
   const base = deps.settings.publicBaseUrl;
   const byName = new Map(workers.map((w) => [w.name, w]));
   const ordered = e.stages.flatMap((s) => workers.filter((w) => w.stage === s).sort((a, b) => a.order - b.order));
-  const end = e.endedAt ? Date.parse(e.endedAt) : now.getTime();
   const view = {
-    executionId: e.executionId,
-    batch: e.batch ?? '(all stages)',
-    status: e.status,
-    startedAt: e.startedAt,
-    endedAt: e.endedAt ?? '',
-    duration: formatDuration(end - Date.parse(e.startedAt)),
-    total: workers.length,
-    counts: statusCounts(workers),
+    ...executionSummary(e, workers, now),
     failures: ordered
       .filter((w) => w.status === 'Failed')
       .map((w) => ({

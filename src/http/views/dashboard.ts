@@ -4,7 +4,7 @@
  */
 import type { DashboardData } from '../../core/dashboard/dashboard';
 import { studioRunUrl } from '../../core/dashboard/studio';
-import { axisSvg, blockers, formatDuration, rowsSvg, scaleOf, stageWorkers, statusCounts } from '../../core/dashboard/timeline';
+import { axisSvg, blockers, executionSummary, formatDuration, rowsSvg, scaleOf, stageWorkers, statusCounts } from '../../core/dashboard/timeline';
 import { stageStatus, type Worker } from '../../core/orchestration/model';
 import type { Loaded } from '../../core/orchestration/store';
 import type { PendingEffect } from '../../core/outbox/outbox';
@@ -80,17 +80,9 @@ export function toDashboardPage(d: DashboardData, refreshSeconds = REFRESH_SECON
     const scale = scaleOf(e, l.workers, now);
     const byName = new Map(l.workers.map((w) => [w.name, w]));
     const bars = live || l.workers.length <= RECENT_GANTT_MAX_WORKERS;
-    const end = e.endedAt ? Date.parse(e.endedAt) : now.getTime();
     return {
-      executionId: e.executionId,
-      batch: e.batch ?? '(all stages)',
-      status: e.status,
-      startedAt: e.startedAt,
-      endedAt: e.endedAt ?? '',
-      duration: formatDuration(end - Date.parse(e.startedAt)),
+      ...executionSummary(e, l.workers, now),
       done: l.workers.filter(done).length,
-      total: l.workers.length,
-      counts: statusCounts(l.workers),
       axis: bars ? axisSvg(scale, undefined, e.startedAt) : '',
       stages: e.stages.map((name) => {
         const ws = stageWorkers(name, l.workers);
