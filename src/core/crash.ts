@@ -22,9 +22,11 @@ export type CrashStep =
   /** outbox: the provider accepted the email, the delivery is not recorded yet. */
   | 'afterSend'
   /** outbox: a callback's outcome is decided, the POST to its callBackUri not made yet. */
-  | 'beforeCallback';
+  | 'beforeCallback'
+  /** shared limits: a worker is claimed (Waiting), its queue job not enqueued yet. */
+  | 'midWorkerEnqueue';
 
-export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome', 'afterSend', 'beforeCallback'];
+export const CRASH_STEPS: readonly CrashStep[] = ['afterClaim', 'afterCreateRun', 'afterRecord', 'midStageSettle', 'midQueueAdvance', 'afterPauseDecision', 'afterOutcome', 'afterSend', 'beforeCallback', 'midWorkerEnqueue'];
 
 /** Where a crash may happen. A no-op unless the process was started with a crash point. */
 export function reach(deps: Pick<Deps, 'crash'>, step: CrashStep): void {

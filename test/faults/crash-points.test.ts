@@ -18,6 +18,7 @@ const points: Array<[CrashStep, number]> = [
   ['afterOutcome', 1],
   ['afterSend', 1],
   ['beforeCallback', 1],
+  ['midWorkerEnqueue', 1],
 ];
 
 const spec = (tag: string): LoadSpec => ({ tag, workersPerStage: 3, failureHandling: 'Simple', jobs: 3, runs: 2, pauses: 2 });
@@ -52,7 +53,7 @@ describe('crash points: a host killed at each named step converges with 0 duplic
         await app.stop();
       }
     });
-    for (const r of results) record({ scenario: `crash at ${r.step}`, load: 'execution of 9 workers (Simple, 1 failure → Stopped), 3 queue jobs, 2 keyed runs and 2 pauses (each with a Webhook callback)', faults: `SIGKILL at ${r.step}`, ...r.counts });
+    for (const r of results) record({ scenario: `crash at ${r.step}`, load: 'execution of 9 workers (Simple, 1 failure → Stopped; one on a shared limit), 3 queue jobs, 2 keyed runs and 2 pauses (each with a Webhook callback)', faults: `SIGKILL at ${r.step}`, ...r.counts });
     expect(results.map((r) => r.step).sort()).toEqual(points.map(([s]) => s).sort());
     for (const r of results) expect({ step: r.step, died: r.died, ...r.counts }).toEqual({ step: r.step, died: true, items: 16, duplicates: 0, callbackRepeats: 0, losses: 0, stuck: 0, emails: 1, wrongEmails: 0 });
   });

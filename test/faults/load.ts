@@ -50,11 +50,14 @@ export function metadataFor(spec: LoadSpec): string {
       const bad = s === 1 && i === 0;
       // The failure chain: in stage 2 every third worker depends on the failing one (transitively in stage 3).
       const dependsOn = s === 2 && i % 3 === 0 ? ['s1_w0'] : s === 3 && i % 3 === 0 ? [`s2_w${i}`] : [];
+      // Shared limits: some workers take a slot in queue q (with its own jobs) instead of starting their run.
+      const shared = (s === 1 && i === 1) || (s === 2 && i % 3 === 1);
       lines.push(
         `      - name: ${name}`,
         `        pipeline: ${bad ? 'wk_bad' : 'wk_ok'}`,
         `        parameters: { tag: "${spec.tag}-${name}" }`,
         ...(dependsOn.length ? [`        dependsOn: [${dependsOn.join(', ')}]`] : []),
+        ...(shared ? ['        queue: q'] : []),
       );
     }
     return [`  - name: s${s}`, '    pipelines:', ...lines].join('\n');

@@ -6,6 +6,7 @@
  * and takes the job's outcome as its own. The execution reads its jobs on every advance (the sweep is the
  * safety net); a job's end pokes the execution at once.
  */
+import { reach } from '../crash';
 import type { Deps } from '../deps';
 import { Conflict, NotFound } from '../errors';
 import type { ActivityError } from '../ports';
@@ -34,6 +35,7 @@ export async function enqueueWorker(deps: Deps, store: ExecutionStore, e: Execut
     if (err instanceof Conflict) return; // another pass claimed it
     throw err;
   }
+  reach(deps, 'midWorkerEnqueue');
   await enqueueClaimed(deps, store, e.executionId, claimed);
 }
 
