@@ -35,6 +35,8 @@ export interface FakeAcsOptions {
   deliveryDelayMs?: number | null;
   /** Reject requests whose x-ms-date is further than this from now (ACS allows 15 minutes). */
   maxClockSkewMs?: number;
+  /** Attachment content types refused with 400 (ACS allows only a listed set of types). */
+  refusedAttachmentTypes?: string[];
 }
 
 export interface FakeAcsEmailBody {
@@ -203,7 +205,7 @@ export async function startFakeAcs(options: FakeAcsOptions = {}): Promise<FakeAc
       takeFault();
       return reply(fault.status, { error: { code: fault.code ?? codeFor(fault.status), message: 'Injected fault.' } }, retryAfterHeader(fault));
     }
-    const problem = validateEmail(record.body);
+    const problem = validateEmail(record.body, options.refusedAttachmentTypes ?? []);
     if (problem) return reply(400, { error: { code: 'BadRequest', message: problem } });
 
     const repeatId = record.repeatabilityRequestId;
@@ -304,7 +306,7 @@ function verifySignature(method: string, pathAndQuery: string, headers: Record<s
   return safeEqual(signature, expected);
 }
 
-function validateEmail(body: FakeAcsEmailBody | undefined): string | undefined {
+function validateEmail(body: FakeAcsEmailBody | undefined, refusedTypes: string[]): string | undefined {
   if (!body || typeof body !== 'object') return 'The body must be a JSON EmailMessage.';
   if (typeof body.senderAddress !== 'string' || body.senderAddress === '') return 'senderAddress is required.';
   const r = body.recipients;
@@ -314,6 +316,8 @@ function validateEmail(body: FakeAcsEmailBody | undefined): string | undefined {
   const c = body.content;
   if (!c || typeof c.subject !== 'string') return 'content.subject is required.';
   if (typeof c.plainText !== 'string' && typeof c.html !== 'string') return 'content.plainText or content.html is required.';
+  const refused = ((body.attachments ?? []) as Array<{ contentType?: string }>).find((a) => refusedTypes.includes(String(a.contentType)));
+  if (refused) return `Attachment type ${refused.contentType} is not allowed.`;
   return undefined;
 }
 

@@ -212,4 +212,23 @@ describe('the fake ACS itself', () => {
     expect((JSON.parse(again.body) as { id: string }).id).toBe(id);
     expect(acs.requests.at(-1)?.duplicate).toBe(true);
   });
+
+  it('when ACS refuses the inline image, then the email goes again without it, once, and is accepted', async () => {
+    const refusing = await startFakeAcs({ deliveryDelayMs: null, refusedAttachmentTypes: ['image/svg+xml'] });
+    try {
+      const logger = new RecordingLogger();
+      const mailer = new AcsMailer({ connectionString: refusing.connectionString, sender, tlsCa: refusing.ca, retryOptions: { maxRetries: 0 }, logger });
+      const withImage: MailMessage = { ...message, inline: [{ contentId: 'timeline', name: 'timeline.svg', contentType: 'image/svg+xml', contentBase64: Buffer.from('<svg/>').toString('base64') }] };
+      const { id } = await mailer.send(withImage, { idempotencyKey: '6a1f1b43-59c5-4b57-a2f4-0c5a4b9f4c11', firstAttemptAt: new Date() });
+
+      const posts = refusing.requests.filter((r) => r.method === 'POST');
+      expect(posts.map((p) => p.status)).toEqual([400, 202]);
+      expect((posts[0]!.body as { attachments?: unknown[] }).attachments).toHaveLength(1);
+      expect((posts[1]!.body as { attachments?: unknown[] }).attachments).toBeUndefined();
+      expect(refusing.operations.get(id)).toBeDefined();
+      expect(logger.lines.some((l) => l.includes('sending it without them'))).toBe(true);
+    } finally {
+      await refusing.close();
+    }
+  });
 });
