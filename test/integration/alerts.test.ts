@@ -4,7 +4,7 @@
  * over HTTP, and the file outbox.
  */
 import { readOutbox } from '../../src/adapters/outbox-mailer';
-import { deliverOutbox, WATCH_RECHECK_SECONDS } from '../../src/core/outbox/outbox';
+import { deliverOutbox, recheckSeconds } from '../../src/core/outbox/outbox';
 import { PauseStore } from '../../src/core/pauses/store';
 import { alertOutcomes, callbackOutcomes } from '../../src/core/sweep/sweep';
 import { startTestStack, sweepUntil, type TestStack } from '../support/test-stack';
@@ -106,7 +106,7 @@ describe('alert emails', () => {
     expect(pauseMails[1]?.text).toContain(expiring.json.pauseId);
   });
 
-  it('when a pause is decided and the app dies before its email, then the sweep sends it after WATCH_RECHECK_SECONDS, once', async () => {
+  it('when a pause is decided and the app dies before its email, then the sweep sends it after the recheck time, once', async () => {
     const before = (await mail()).length;
     const pause = await stack.call('POST', '/pauses', { continuation: { pipeline: 'wk_ok' } });
     // The decision's write, and nothing after it (as if the host died there): no email yet.
@@ -115,7 +115,7 @@ describe('alert emails', () => {
     await store.save({ ...p!, status: 'Approved', decision: 'approve', decidedAt: new Date().toISOString() });
     await stack.sweep();
     expect((await mail()).length).toBe(before);
-    const later = { ...stack.deps, clock: { now: () => new Date(Date.now() + (WATCH_RECHECK_SECONDS + 5) * 1000) } };
+    const later = { ...stack.deps, clock: { now: () => new Date(Date.now() + (recheckSeconds(stack.deps) + 5) * 1000) } };
     await deliverOutbox(later, callbackOutcomes, alertOutcomes);
     await deliverOutbox(later, callbackOutcomes, alertOutcomes);
     const sent = (await mail()).slice(before);

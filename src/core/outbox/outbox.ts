@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { reach } from '../crash';
 import type { Deps } from '../deps';
-import { Conflict, Rejected, validationFailed } from '../errors';
+import { Conflict, NotFound, Rejected, validationFailed } from '../errors';
 import type { MailMessage } from '../ports';
 import { addSeconds, iso, mapLimit } from '../util';
 import { ignore } from '../retry';
@@ -25,8 +25,12 @@ export const MAX_ATTEMPTS = 12;
 const LEASE_SECONDS = 120;
 /** The provider dedupes a resend with the same key for this long after the first attempt (ACS: 5 min). */
 export const REPEATABILITY_SECONDS = 300;
-/** Effects delivered per sweep pass at most. */
+/** Effects delivered per sweep pass at most, per partition. */
 const PER_PASS = 100;
+/** Pending rows read per partition per pass. */
+const SCAN = 400;
+/** Where each process's sweep left off in each partition (the sweep is a singleton; a new process starts over). */
+const scanCursors = new WeakMap<object, { main?: string; watch?: string }>();
 /** ADF's Webhook activity waits 7 days at most. */
 export const MAX_CALLBACK_SECONDS = 604_800;
 
@@ -119,7 +123,9 @@ export async function armCallbacks(deps: Deps, owner: CallbackOwner, body: Callb
   const pending = await store.pendingWithPrefix(callbackPrefix(owner));
   await mapLimit(pending, 4, async (e) => {
     if (e.kind !== 'callback') return;
-    await deliverEffect(deps, store, e, async () => body).catch((err: unknown) => deps.log.warn('callback not delivered yet; the sweep retries', { about: e.about, error: (err as Error).name }));
+    // A callback still waiting for this outcome goes now, whatever its next recheck; one backing off after a failed POST waits.
+    const ready = e.body ? e : { ...e, nextAt: iso(deps.clock.now()) };
+    await deliverEffect(deps, store, ready, async () => body).catch((err: unknown) => deps.log.warn('callback not delivered yet; the sweep retries', { about: e.about, error: (err as Error).name }));
   });
 }
 
@@ -180,19 +186,23 @@ export async function pendingEffects(deps: Deps, limit = 100): Promise<PendingEf
 export type AlertResolver = (deps: Deps, ownerId: string) => Promise<MailMessage | null | undefined>;
 export type AlertOutcomes = Partial<Record<CallbackOwner['area'], AlertResolver>>;
 
-/** An open owner's watch is looked at again this often: a crash between an outcome and its email delays it at most this. */
-export const WATCH_RECHECK_SECONDS = 120;
+/**
+ * A callback or an alert watch whose owner is still open is looked at again after this long (four sweep
+ * intervals, from 5 s to 2 minutes): a crash between an outcome and its delivery delays it at most this,
+ * and open owners cost one read per owner per this long, not per pass.
+ */
+export const recheckSeconds = (deps: Pick<Deps, 'settings'>) => Math.min(120, Math.max(5, 4 * deps.settings.sweepIntervalSeconds));
 
 const alertWatchId = (owner: CallbackOwner) => `${WATCH_PREFIX}${owner.area}_${digest(owner.id, 32)}`;
 
 /**
  * Records, before an owner can reach an outcome, that its outcome may owe an email (the transactional-outbox
  * half of alerts for pauses and jobs). The owner's decision path arms it at once (`armAlert`); the sweep
- * looks at it every WATCH_RECHECK_SECONDS, so a crash between the outcome and the email only delays it.
+ * looks at it every `recheckSeconds`, so a crash between the outcome and the email only delays it.
  */
 export async function watchAlert(deps: Deps, owner: CallbackOwner): Promise<void> {
   const now = deps.clock.now();
-  await new OutboxStore(deps.tables).add({ id: alertWatchId(owner), kind: 'email', about: `${owner.area} ${owner.id}`, owner, recordedAt: iso(now), nextAt: iso(addSeconds(now, WATCH_RECHECK_SECONDS)) });
+  await new OutboxStore(deps.tables).add({ id: alertWatchId(owner), kind: 'email', about: `${owner.area} ${owner.id}`, owner, recordedAt: iso(now), nextAt: iso(addSeconds(now, recheckSeconds(deps))) });
 }
 
 /** An owner reached its outcome: its watch, if any, becomes its email (or nothing) and goes now. */
@@ -209,7 +219,7 @@ async function resolveWatch(deps: Deps, store: OutboxStore, e: EmailEffect, reso
   const message = await resolve();
   const now = deps.clock.now();
   if (message === undefined) {
-    await store.save({ ...e, nextAt: iso(addSeconds(now, WATCH_RECHECK_SECONDS)) }).catch(ignore(Conflict));
+    await store.save({ ...e, nextAt: iso(addSeconds(now, recheckSeconds(deps))) }).catch(ignore(Conflict));
     return undefined;
   }
   if (message === null) {
@@ -237,7 +247,16 @@ export async function deliverOutbox(deps: Deps, outcomes?: CallbackOutcomes, ale
   const store = new OutboxStore(deps.tables);
   const now = iso(deps.clock.now());
   const isDue = (e: Effect) => e.nextAt <= now && !(e.leaseUntil && e.leaseUntil > now);
-  const due = [...(await store.pending(PER_PASS * 4)).filter(isDue).slice(0, PER_PASS), ...(alerts ? (await store.watches(PER_PASS * 4)).filter(isDue).slice(0, PER_PASS) : [])];
+  // Each pass reads the next SCAN rows of each partition, wrapping around: however many effects wait, every
+  // one is looked at within (pending ÷ SCAN) passes, and no early rows can starve the later ones.
+  let cursor = scanCursors.get(deps.tables);
+  if (!cursor) scanCursors.set(deps.tables, (cursor = {}));
+  const scan = async (part: 'main' | 'watch') => {
+    const rows = part === 'main' ? await store.pending(SCAN, cursor.main) : await store.watches(SCAN, cursor.watch);
+    cursor[part] = rows.length === SCAN ? rows[rows.length - 1]?.id : undefined;
+    return rows.filter(isDue).slice(0, PER_PASS);
+  };
+  const due = [...(await scan('main')), ...(alerts ? await scan('watch') : [])];
   const results = await mapLimit(due, 4, (e) =>
     deliverEffect(deps, store, e, e.kind === 'callback' && outcomes ? () => outcomes[e.owner.area](deps, e.owner.id) : undefined, e.kind === 'email' && e.owner ? alerts?.[e.owner.area] : undefined).catch((err: unknown) => {
       deps.log.warn('outbox: delivery failed', { about: e.about, error: (err as Error).name });
@@ -322,7 +341,13 @@ async function deliverCallback(deps: Deps, store: OutboxStore, pending: Callback
     return false;
   }
   const body = pending.body ?? (outcome ? await outcome() : undefined);
-  if (!body) return false; // the owner has not decided yet
+  if (!body) {
+    // The owner has not decided: look again later (its decision arms the callback at once anyway).
+    const next = addSeconds(now, recheckSeconds(deps));
+    // Never later than its expiry, which must be seen when it comes.
+    if (outcome) await store.save({ ...pending, nextAt: pending.expiresAt < iso(next) ? pending.expiresAt : iso(next) }).catch(ignore(Conflict, NotFound));
+    return false;
+  }
   const e = await claim(store, pending, { body, leaseUntil: iso(addSeconds(now, LEASE_SECONDS)) });
   if (!e) return false;
   let status: number;

@@ -105,14 +105,20 @@ export class OutboxStore {
     return r && effectFromRow(r);
   }
 
-  /** Pending effects, oldest key first, at most `limit` (alert watches apart: `watches`). */
-  async pending(limit: number): Promise<Effect[]> {
-    return (await this.t.query(PARTITION, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
+  /** Pending effects in key order, at most `limit`, after the effect `after` when given (alert watches apart: `watches`). */
+  async pending(limit: number, after?: string): Promise<Effect[]> {
+    return this.page(PARTITION, limit, after);
   }
 
-  /** Alert watches waiting for their owner's outcome, at most `limit`. */
-  async watches(limit: number): Promise<Effect[]> {
-    return (await this.t.query(WATCHES, { from: 'p_', to: 'p`', limit })).map(effectFromRow);
+  /** Alert watches waiting for their owner's outcome, in key order, at most `limit`, after `after` when given. */
+  async watches(limit: number, after?: string): Promise<Effect[]> {
+    return this.page(WATCHES, limit, after);
+  }
+
+  private async page(partition: string, limit: number, after?: string): Promise<Effect[]> {
+    const from = after === undefined ? 'p_' : pendingKey(after);
+    const rows = await this.t.query(partition, { from, to: 'p`', limit: after === undefined ? limit : limit + 1 });
+    return rows.filter((r) => r.rowKey !== (after === undefined ? '' : from)).slice(0, limit).map(effectFromRow);
   }
 
   /** Pending effects whose id starts with `prefix` (an owner's waiting callbacks): one range read. */

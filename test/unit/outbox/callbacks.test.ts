@@ -5,6 +5,7 @@ import {
   deliverOutbox,
   MAX_CALLBACK_SECONDS,
   recordCallback,
+  recheckSeconds,
   type CallbackBody,
   type CallbackOutcomes,
   type CallbackOwner,
@@ -172,6 +173,9 @@ describe('the callback outbox (Webhook activities)', () => {
     await deliverOutbox(d); // without the owners to ask: nothing to send
     await deliverOutbox(d, outcomes);
     d.clock.advance(30_000);
+    await deliverOutbox(d, outcomes); // asked again only after the recheck time, not every pass
+    expect(asked).toEqual(['p-1']);
+    d.clock.advance(recheckSeconds(d) * 1000);
     await deliverOutbox(d, outcomes);
     expect(asked).toEqual(['p-1', 'p-1']);
     expect(callbacks.posts).toEqual([]);
@@ -180,7 +184,7 @@ describe('the callback outbox (Webhook activities)', () => {
     expect(await callbackStatus(d, owner)).toEqual({ status: 'pending', attempts: 0 });
 
     decided['p-1'] = approved;
-    d.clock.advance(30_000);
+    d.clock.advance(recheckSeconds(d) * 1000);
     await deliverOutbox(d, outcomes);
     expect(callbacks.posts).toEqual([{ uri: URI, body: approved, status: 200 }]);
     d.clock.advance(30_000);

@@ -28,6 +28,23 @@ describe('the durable outbox', () => {
     expect(await store.delivered(id)).toMatchObject({ outcome: 'sent', providerId: idempotencyKey(id) });
   });
 
+  it('when more effects wait than a pass reads, then the sweep goes on where it left off, so the later ones are delivered too', async () => {
+    const { d, mailer, store } = setup();
+    // 450 emails, each failed once (backing off): the 400 first keys wait 30 min, the last 50 are due in 10 s.
+    const ids = Array.from({ length: 450 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+    for (const [i, id] of ids.entries()) {
+      await recordEmail(d, id, 'test', message);
+      const e = (await store.get(id))!;
+      await store.save({ ...e, attempts: 1, nextAt: new Date(d.clock.now().getTime() + (i < 400 ? 1_800_000 : 10_000)).toISOString() });
+    }
+    d.clock.advance(11_000);
+    await deliverOutbox(d); // reads keys 0-399: none due
+    expect(mailer.sent).toHaveLength(0);
+    await deliverOutbox(d); // goes on from key 400: the 50 due ones
+    expect(mailer.sent).toHaveLength(50);
+    expect((await store.pending(500)).length).toBe(400);
+  });
+
   it('when the mailer fails twice, then the sweep retries with backoff (10 s, 20 s) and the email goes once', async () => {
     const { d, mailer, store } = setup();
     const id = effectId('x', 1);
