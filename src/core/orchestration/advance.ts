@@ -88,16 +88,21 @@ async function advanceLoop(deps: Deps, executionId: string): Promise<void> {
   }
 }
 
-async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: Worker): Promise<void> {
-  if (w.queue) return enqueueWorker(deps, store, e, w);
-  const trackId = workerTrackId(e.executionId, w);
-  let claimed: Worker;
+/** Claims a worker's start (conditional write with its deterministic trackId); undefined when another pass has it. */
+export async function claimWorker(store: ExecutionStore, e: Execution, w: Worker, status: 'Starting' | 'Waiting'): Promise<Worker | undefined> {
   try {
-    claimed = await store.saveWorker(e.executionId, { ...w, status: 'Starting', trackId });
+    return await store.saveWorker(e.executionId, { ...w, status, trackId: workerTrackId(e.executionId, w) });
   } catch (err) {
-    if (err instanceof Conflict) return; // another pass claimed it
+    if (err instanceof Conflict) return undefined; // another pass claimed it
     throw err;
   }
+}
+
+async function startWorker(deps: Deps, store: ExecutionStore, e: Execution, w: Worker): Promise<void> {
+  if (w.queue) return enqueueWorker(deps, store, e, w);
+  const claimed = await claimWorker(store, e, w, 'Starting');
+  if (!claimed) return;
+  const trackId = claimed.trackId as string;
   let run: TrackedRun;
   try {
     const res = await startTrackedRun(deps, {

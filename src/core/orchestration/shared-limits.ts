@@ -17,8 +17,8 @@ import { claimOf } from '../runs/api';
 import type { TrackedRun } from '../runs/model';
 import { ignore } from '../retry';
 import { iso, mapLimit } from '../util';
-import { advanceExecution, finishedWorker } from './advance';
-import { workerKey, workerOwnerId, workerTrackId, type Execution, type Worker } from './model';
+import { advanceExecution, claimWorker, finishedWorker } from './advance';
+import { workerKey, workerOwnerId, type Execution, type Worker } from './model';
 import type { WorkerStatus } from './rules';
 import type { ExecutionStore, Loaded } from './store';
 
@@ -26,14 +26,8 @@ const STATUS_OF_JOB: Record<string, WorkerStatus> = { COMPLETED: 'Succeeded', TE
 
 /** The worker's turn: claim it (Waiting), then enqueue its job (idempotent by its trackId). */
 export async function enqueueWorker(deps: Deps, store: ExecutionStore, e: Execution, w: Worker): Promise<void> {
-  const trackId = workerTrackId(e.executionId, w);
-  let claimed: Worker;
-  try {
-    claimed = await store.saveWorker(e.executionId, { ...w, status: 'Waiting', trackId });
-  } catch (err) {
-    if (err instanceof Conflict) return; // another pass claimed it
-    throw err;
-  }
+  const claimed = await claimWorker(store, e, w, 'Waiting');
+  if (!claimed) return;
   reach(deps, 'midWorkerEnqueue');
   await enqueueClaimed(deps, store, e.executionId, claimed);
 }
